@@ -1,0 +1,143 @@
+"""The `kalido` command: generate, run, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from kalido.config import ConfigError, Layout, default_home
+
+log = logging.getLogger("kalido")
+
+DEMO_SIZE = {"days": 14, "users": 2000, "products": 600}
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a date as YYYY-MM-DD") from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer")
+    return int(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kalido", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every file and stage")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    gen = commands.add_parser("generate", help="write a synthetic landing zone under OUT/landing")
+    gen.add_argument("--days", type=_positive, required=True)
+    gen.add_argument("--users", type=_positive, required=True)
+    gen.add_argument("--products", type=_positive, required=True)
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--end-date", type=_date, default=None, help="last generated day")
+    gen.add_argument("--bad-rate", type=float, default=0.005, help="share of bad input rows")
+
+    run = commands.add_parser("run", help="the nightly pipeline for one logical date")
+    run.add_argument("--date", type=_date, required=True, dest="logical_date")
+
+    commands.add_parser("demo", help="generate a sample landing zone and run the pipeline on it")
+    return parser
+
+
+def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
+    stages = record["stages"]
+    ingest, gate, features, publish = (
+        stages["ingest"], stages["gate"], stages["build_features"], stages["publish"],
+    )
+    print(f"run {record['run_id']}: {record['status']} in {seconds:.1f} s")
+    print(
+        f"  ingest    files {ingest['files_ingested']} new, {ingest['files_already_ingested']} "
+        f"already ingested, {ingest['files_failed']} failed; rows read {ingest['rows_read']}, "
+        f"loaded {ingest['rows_loaded']}, quarantined {ingest['rows_quarantined']}, "
+        f"duplicates {ingest['duplicates_dropped']}"
+    )
+    print(
+        f"  gate      customers {gate['customers']}, may be profiled {gate['may_profile']}, "
+        f"may be mailed {gate['may_email']} (minors {gate['excluded_minor']}, "
+        f"no consent {gate['excluded_no_consent']}, erased {gate['excluded_erased']}, "
+        f"restricted {gate['excluded_restricted']}, objected {gate['excluded_objection']})"
+    )
+    print("  features  " + ", ".join(f"{name} {n}" for name, n in features.items()
+                                     if name != "seconds"))
+    print(f"  feed      {publish['feed_rows']} rows for {publish['feed_recipients']} recipients")
+    print(f"warehouse:  {layout.warehouse}")
+    print(f"email feed: {layout.email_feed / ('dt=' + record['logical_date'])}")
+
+
+def _run(logical_date: date) -> int:
+    from kalido.pipelines.nightly import run_nightly
+
+    started = time.perf_counter()
+    record = run_nightly(logical_date)
+    _print_summary(record, Layout(default_home()), time.perf_counter() - started)
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from kalido.generate import DEFAULT_END_DATE, generate_landing
+
+    summary = generate_landing(
+        args.out, days=args.days, users=args.users, products=args.products, seed=args.seed,
+        end_date=args.end_date or DEFAULT_END_DATE, bad_rate=args.bad_rate,
+    )
+    print(
+        f"wrote {summary.files} files to {summary.out / 'landing'} for "
+        f"{summary.first_date}..{summary.last_date}; rows {summary.rows}"
+    )
+    print(f"next: KALIDO_HOME={summary.out} kalido run --date {summary.last_date}")
+    return 0
+
+
+def _demo() -> int:
+    from kalido.generate import DEFAULT_END_DATE, generate_landing
+
+    home = default_home()
+    if not os.environ.get("KALIDO_PSEUDONYM_KEY"):
+        key_file = home / "restricted" / "demo_pseudonym_key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_hex(32), encoding="utf-8")
+            key_file.chmod(0o600)
+        os.environ["KALIDO_PSEUDONYM_KEY"] = key_file.read_text(encoding="utf-8").strip()
+        print(f"demo: no KALIDO_PSEUDONYM_KEY set, using the local demo key file {key_file}")
+    summary = generate_landing(home, **DEMO_SIZE, end_date=DEFAULT_END_DATE)
+    print(
+        f"demo: sample landing zone {home / 'landing'} ({summary.files} files, "
+        f"{summary.first_date}..{summary.last_date}, {DEMO_SIZE['users']} customers, "
+        f"{DEMO_SIZE['products']} products)"
+    )
+    return _run(summary.last_date)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "generate":
+            return _generate(args)
+        if args.command == "run":
+            return _run(args.logical_date)
+        return _demo()
+    except ConfigError as exc:
+        print(f"kalido: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""DuckDB access: connections, SQL files with named parameters, atomic file publication."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kalido.cards import CARD_PREFILTER_RE2, mask_cards
+
+SQL_DIR = Path(__file__).with_name("sql")
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@cache
+def sql_text(name: str) -> str:
+    """The text of sql/<name>.sql."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def _statements(text: str) -> list[str]:
+    # A statement ends with ';' at the end of a line; SQL files keep one statement per such end.
+    parts = re.split(r";\s*$", text, flags=re.MULTILINE)
+    return [p.strip() for p in parts if re.sub(r"--[^\n]*", "", p).strip()]
+
+
+def run_sql(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    identifiers: Mapping[str, str] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Run every statement of sql/<name>.sql, binding each `$param` it uses.
+
+    `identifiers` fills `{placeholders}` with names from a fixed list only (checked here), never
+    with data.
+    """
+    text = sql_text(name)
+    for key, value in (identifiers or {}).items():
+        for part in value.split(", "):
+            if not _IDENTIFIER.match(part):
+                raise ValueError(f"not a plain identifier list for {key}")
+        text = text.replace("{" + key + "}", value)
+    params = dict(params or {})
+    result = con
+    for statement in _statements(text):
+        used = {p: params[p] for p in set(_PARAM.findall(statement))}
+        result = con.execute(statement, used or None)
+    return result
+
+
+def connect(path: Path | str = ":memory:", timezone: str = "UTC", read_only: bool = False):
+    """A DuckDB connection whose naive timestamps mean local time in `timezone`."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("set TimeZone = $tz", {"tz": timezone})
+    con.create_function(
+        "kalido_mask_cards",
+        mask_cards,
+        [duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("VARCHAR"),
+        null_handling="special",
+        side_effects=False,
+    )
+    # Landing values are text; blank means absent. Naive timestamps take the session time zone
+    # (the business time zone) and everything is stored as naive UTC.
+    con.execute("create or replace temp macro kalido_text(x) as nullif(trim(x::varchar), '')")
+    con.execute(
+        "create or replace temp macro kalido_ts(x) as "
+        "timezone('UTC', try_cast(kalido_text(x) as timestamptz))"
+    )
+    con.execute(
+        "create or replace temp macro kalido_has_card(txt) as "
+        "coalesce(regexp_matches(txt, $re) and kalido_mask_cards(txt) <> txt, false)".replace(
+            "$re", "'" + CARD_PREFILTER_RE2 + "'"
+        )
+    )
+    return con
+
+
+def replace_atomically(tmp: Path, final: Path) -> None:
+    """Swap a fully written file into place; readers holding the old one keep their inode."""
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, final)
+    dir_fd = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, read_only: bool = True) -> None:
+    """ATTACH takes no parameters: the path (configuration, never data) is quoted here."""
+    if not _IDENTIFIER.match(alias):
+        raise ValueError("attach alias must be a plain identifier")
+    literal = "'" + str(path).replace("'", "''") + "'"
+    con.execute(f"attach {literal} as {alias}" + (" (read_only)" if read_only else ""))

@@ -1,0 +1,34 @@
+"""Gate: keep only what the policy allows as of the logical date (consent, age, requests)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from kalido.config import Settings
+from kalido.db import connect, run_sql
+from kalido.policy import Policy
+from kalido.timewindow import day_end_utc
+
+log = logging.getLogger(__name__)
+
+
+def gate(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
+    """Build gate_* decisions and the gated_* inputs of every feature."""
+    with connect(settings.layout.work_db, timezone=policy.business_timezone) as con:
+        run_sql(
+            con,
+            "gate/build_gates",
+            {
+                "cutoff": day_end_utc(logical_date, policy.business_timezone),
+                "profiling_purpose": policy.profiling.purpose,
+                "feed_purposes": list(policy.email_feed.required_purposes),
+                "active_within_years": policy.email_feed.active_within_years,
+                "history_years": policy.profiling.history_years,
+            },
+        )
+        cursor = run_sql(con, "gate/gate_counts")
+        names = [column[0] for column in cursor.description]
+        counts = dict(zip(names, cursor.fetchone(), strict=True))
+    log.info("gated: %s", counts)
+    return counts

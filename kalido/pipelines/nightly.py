@@ -1,0 +1,68 @@
+"""The nightly pipeline as named stages; the CLI and the Airflow DAG both call run_stage."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import date
+
+from kalido.config import Layout, Settings, default_home, load_settings
+from kalido.features import build_features
+from kalido.pipelines import runs
+from kalido.pipelines.gate import gate
+from kalido.pipelines.ingest import ingest
+from kalido.pipelines.pseudonymise import check_key, pseudonymise
+from kalido.pipelines.publish import publish
+from kalido.policy import Policy, load_policy
+
+log = logging.getLogger(__name__)
+
+Stage = Callable[[Settings, Policy, date, str], dict]
+STAGES: dict[str, Stage] = {
+    "ingest": ingest,
+    "pseudonymise": pseudonymise,
+    "gate": gate,
+    "build_features": build_features,
+    "publish": publish,
+}
+
+
+def preflight(key: str | None = None) -> tuple[Settings, Policy]:
+    """Validate configuration before anything is read or written (ConfigError otherwise)."""
+    settings = load_settings(key)
+    policy = load_policy()
+    check_key(settings)
+    return settings, policy
+
+
+def run_stage(stage: str, logical_date: date, run_id: str, key: str | None = None) -> dict:
+    """Run one stage for the logical date and add its counts to the run record."""
+    settings, policy = preflight(key)
+    started = time.perf_counter()
+    counts = STAGES[stage](settings, policy, logical_date, run_id)
+    runs.record_stage(
+        settings.layout, run_id, logical_date, stage, counts, time.perf_counter() - started
+    )
+    if stage == "publish":
+        runs.finish_run(settings.layout, run_id, logical_date, "success")
+    return counts
+
+
+def record_failure(logical_date: date, run_id: str, stage: str, exc: BaseException) -> None:
+    """Mark the run failed; only the exception type is kept (messages can quote data)."""
+    layout = Layout(default_home())
+    runs.finish_run(layout, run_id, logical_date, "failed", f"{stage}: {type(exc).__name__}")
+
+
+def run_nightly(logical_date: date, run_id: str | None = None) -> dict:
+    """All stages in order; returns the run record."""
+    settings, _ = preflight()
+    run_id = run_id or runs.new_run_id(logical_date)
+    for stage in STAGES:
+        try:
+            run_stage(stage, logical_date, run_id)
+        except Exception as exc:
+            record_failure(logical_date, run_id, stage, exc)
+            raise
+    return runs.read_run(settings.layout, run_id)

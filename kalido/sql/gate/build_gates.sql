@@ -1,0 +1,112 @@
+-- Who may be profiled and who may be mailed, as of the logical date. Everything downstream reads
+-- only gated_* tables, so a customer failing a gate disappears from every feature on this run.
+
+-- Latest consent event per subject and purpose wins; on a tie the withdrawal wins.
+create or replace table gate_consent_state as
+select subject_type, subject_pid, purpose, status, recorded_at
+from stg_consents
+qualify row_number() over (
+    partition by subject_type, subject_pid, purpose
+    order by recorded_at desc, (status = 'withdrawn') desc
+) = 1;
+
+create or replace table gate_request_flags as
+select
+    customer_pid,
+    bool_or(type = 'erasure') as erased,
+    bool_or(type = 'restriction') as restricted,
+    bool_or(type = 'objection' and (purpose is null or purpose = $profiling_purpose))
+        as objected_profiling,
+    bool_or(type = 'objection' and (purpose is null or purpose in (select unnest($feed_purposes))))
+        as objected_feed
+from stg_requests
+group by customer_pid;
+
+-- A cookie belongs to a customer when it was only ever logged in as that one customer; a shared
+-- device (several customers) keeps only its logged-in events, so nobody inherits another's.
+create or replace table gate_cookie_links as
+select cookie_pid, min(customer_pid) as customer_pid
+from stg_browsing
+where customer_pid is not null
+group by cookie_pid
+having count(distinct customer_pid) = 1;
+
+create or replace table gate_attributed_events as
+select
+    b.*,
+    coalesce(b.customer_pid, l.customer_pid) as user_pid
+from stg_browsing as b
+left join gate_cookie_links as l on b.customer_pid is null and l.cookie_pid = b.cookie_pid
+where coalesce(b.customer_pid, l.customer_pid) is not null;
+
+create or replace table gate_customers as
+with consent as (
+    select
+        subject_pid as user_pid,
+        bool_or(purpose = $profiling_purpose and status = 'granted') as profiling_granted,
+        count(*) filter (
+            where purpose in (select unnest($feed_purposes)) and status = 'granted'
+        ) = len($feed_purposes) as feed_granted
+    from gate_consent_state
+    where subject_type = 'customer'
+    group by subject_pid
+),
+activity as (
+    select user_pid, max(event_time) as last_visit_at
+    from gate_attributed_events
+    group by user_pid
+),
+purchases as (
+    select customer_pid as user_pid, max(ordered_at) as last_order_at
+    from stg_orders
+    group by customer_pid
+),
+flags as (
+    select
+        c.user_pid,
+        c.is_minor,
+        c.account_status = 'closed' as closed,
+        coalesce(consent.profiling_granted, false) as profiling_granted,
+        coalesce(consent.feed_granted, false) as feed_granted,
+        coalesce(r.erased, false) as erased,
+        coalesce(r.restricted, false) as restricted,
+        coalesce(r.objected_profiling, false) as objected_profiling,
+        coalesce(r.objected_feed, false) as objected_feed,
+        greatest(a.last_visit_at, c.last_login_at, p.last_order_at) as last_activity_at
+    from stg_customers as c
+    left join consent on consent.user_pid = c.user_pid
+    left join gate_request_flags as r on r.customer_pid = c.user_pid
+    left join activity as a on a.user_pid = c.user_pid
+    left join purchases as p on p.user_pid = c.user_pid
+)
+select
+    *,
+    not (is_minor or closed or erased or restricted or objected_profiling)
+    and profiling_granted as may_profile
+from flags;
+
+alter table gate_customers add column may_email boolean;
+
+update gate_customers set may_email = may_profile and feed_granted and not objected_feed
+    and coalesce(last_activity_at >= $cutoff - to_years($active_within_years), false);
+
+-- Cookies that withdrew personalisation on the banner: their events are never used.
+create or replace table gate_withdrawn_cookies as
+select subject_pid as cookie_pid
+from gate_consent_state
+where subject_type = 'cookie' and purpose = $profiling_purpose and status = 'withdrawn';
+
+create or replace table gated_events as
+select e.*
+from gate_attributed_events as e
+inner join gate_customers as g on g.user_pid = e.user_pid and g.may_profile
+anti join gate_withdrawn_cookies as w on w.cookie_pid = e.cookie_pid
+where e.event_time >= $cutoff - to_years($history_years)
+order by e.user_pid, e.event_time, e.event_id;
+
+create or replace table gated_orders as
+select o.*, o.customer_pid as user_pid
+from stg_orders as o
+inner join gate_customers as g on g.user_pid = o.customer_pid and g.may_profile
+where o.ordered_at >= $cutoff - to_years($history_years)
+order by o.customer_pid, o.ordered_at, o.order_pid, o.line_no;

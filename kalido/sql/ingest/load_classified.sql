@@ -1,0 +1,14 @@
+insert into {raw_table} by name
+select * exclude (_reason, _status, _row), _row, $file_id as _file_id
+from classified
+where _status = 'loaded';
+
+-- Payloads are masked for card numbers before they are written, even in the restricted zone.
+insert into raw_quarantine
+select $source, $file_id, _row, _reason, kalido_mask_cards(_payload), $run_id
+from rejected_rows
+union all
+select $source, $file_id, c._row, c._reason, kalido_mask_cards(to_json(l)::varchar), $run_id
+from classified as c
+inner join landed as l on c._row = l._row
+where c._status = 'quarantined';

@@ -1,0 +1,31 @@
+create or replace temp table validated as
+with typed as (
+    select
+        _row,
+        kalido_text(product_id) as product_id,
+        kalido_text(title) as title,
+        kalido_text(category_path) as category_path,
+        kalido_text(brand) as brand,
+        try_cast(kalido_text(price) as decimal(12, 2)) as price,
+        upper(kalido_text(currency)) as currency,
+        kalido_text(in_stock) as in_stock_text,
+        try_cast(kalido_text(in_stock) as boolean) as in_stock,
+        kalido_text(url) as url,
+        kalido_text(updated_at) as updated_at_text,
+        kalido_ts(updated_at) as updated_at,
+        kalido_has_card(concat_ws(chr(31), {columns})) as _card
+    from landed
+)
+select
+    * exclude (_card, in_stock_text, updated_at_text),
+    case
+        when _card then 'card number in row'
+        when product_id is null then 'missing required field product_id'
+        when category_path is null then 'missing required field category_path'
+        when in_stock_text is null then 'missing required field in_stock'
+        when in_stock is null then 'in_stock is not a boolean'
+        when price is not null and price < 0 then 'negative price'
+        when updated_at_text is not null and updated_at is null
+            then 'unparseable timestamp in updated_at'
+    end as _reason
+from typed;

@@ -1,0 +1,8 @@
+-- Restricted: the link between raw identifiers and their keyed pseudonyms, per key version.
+create table if not exists id_pseudonyms (
+    domain varchar not null, raw_id varchar not null, pid varchar not null,
+    key_version integer not null, primary key (domain, raw_id, key_version)
+);
+create table if not exists pseudonym_keys (
+    key_version integer primary key, fingerprint varchar not null
+);

@@ -1,0 +1,55 @@
+-- The analyst warehouse: pseudonymous tables only, explicit columns, deterministic order.
+create table products as
+select
+    product_id, title, category, category_path, top_category, brand, price, currency, in_stock,
+    url
+from work.stg_products
+order by product_id;
+
+create table views_recent as
+select user_pid, product_id, viewed_at
+from work.feat_views_recent
+order by user_pid, viewed_at desc, product_id;
+
+create table interest_profiles as
+select user_pid, category, score, rank
+from work.feat_interest_profiles
+order by user_pid, rank;
+
+create table product_similarity as
+select product_id, similar_product_id, score, rank
+from work.feat_product_similarity
+order by product_id, rank;
+
+create table recommendations as
+select user_pid, rank, product_id, score, reason
+from work.feat_recommendations
+order by user_pid, rank;
+
+create table audience_daily as
+select day, page_views, product_views, visits, visitors, returning_visitors
+from work.feat_audience_daily
+order by day;
+
+-- Per-file accounting: rows_read = rows_loaded + rows_quarantined + duplicates_dropped.
+create table ingest_files as
+select
+    file_id, source, partition_date, path, status, rows_read, rows_loaded, rows_quarantined,
+    duplicates_dropped, error, run_id, logical_date
+from raw.ingest_ledger
+order by source, partition_date, path, file_id;
+
+-- Quarantine reasons and counts only; the rows themselves stay in the restricted zone.
+create table quarantine_summary as
+select source, reason, count(*) as rows
+from raw.raw_quarantine
+group by source, reason
+order by source, reason;
+
+create table pipeline_runs (
+    run_id varchar primary key, logical_date date not null, started_at timestamptz,
+    finished_at timestamptz, status varchar not null, key_version integer,
+    rows_read bigint, rows_loaded bigint, rows_quarantined bigint, duplicates_dropped bigint,
+    eligible_users bigint, recommendations bigint, feed_recipients bigint,
+    stage_counts json, error varchar
+);
