@@ -1,0 +1,45 @@
+# KALIDO data platform: the front door. `make help` lists the targets.
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__UNIT_TEST_MODE := False
+
+.PHONY: help venv demo test lint airflow-db clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(BIN)/kalido: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $@
+
+venv: $(BIN)/kalido  ## create .venv from the lock file (system Python 3.11, no downloads)
+
+demo: venv  ## generate a sample landing zone, run the nightly pipeline, print where outputs are
+	$(BIN)/kalido demo
+
+test: venv  ## lint and the whole test suite, including the Airflow integration test
+	$(BIN)/ruff check kalido dags tests
+	$(BIN)/python -m pytest
+
+lint: venv  ## ruff lint and format check
+	$(BIN)/ruff check kalido dags tests
+	$(BIN)/ruff format --check kalido dags tests
+
+airflow-db: venv  ## create the local Airflow metadata database under .airflow/
+	$(BIN)/airflow db migrate
+
+clean:  ## remove the venv, local Airflow state and the demo data
+	rm -rf $(VENV) $(TOOLS) .airflow data
