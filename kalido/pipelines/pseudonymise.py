@@ -48,7 +48,7 @@ def _assign_pseudonyms(settings: Settings) -> int:
         )
         new = run_sql(
             con, "pseudonymise/new_identifiers", {"key_version": settings.key_version}
-        ).fetch_arrow_table()
+        ).to_arrow_table()
         domains = new.column("domain").to_pylist()
         raw_ids = new.column("raw_id").to_pylist()
         pids = [pseudonym(settings.key, d, r) for d, r in zip(domains, raw_ids, strict=True)]
