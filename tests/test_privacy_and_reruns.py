@@ -1,0 +1,83 @@
+"""Privacy as a correctness property; reruns identical; atomic publication."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import duckdb
+
+from kalido.pipelines.nightly import run_nightly
+from tests.conftest import kalido, query, warehouse_tables
+from tests.test_gates_scenario import ADULT, D, build_scenario
+
+# What the scenario's landing zone holds that must never leave the restricted zone.
+FORBIDDEN = [
+    b"@example.fr", b"Camille", b"DurandC_OK", b"+33 6 12 34 56 78", b"rue des Lilas",
+    b"C_OK", b"CROWD3", b"ck_C_OK", b"203.0.113.77", b"AppleWebKit", ADULT.encode(),
+    b"2008-11-24",
+]
+
+
+def files_outside_restricted(home):
+    allowed = (home / "landing", home / "restricted", home / "exports")
+    for path in home.rglob("*"):
+        if path.is_file() and not any(path.is_relative_to(a) for a in allowed):
+            yield path
+
+
+def test_no_direct_identifier_outside_the_restricted_zone(home, landing, caplog):
+    build_scenario(landing)
+    with caplog.at_level(logging.DEBUG):
+        run_nightly(D)
+    scanned = list(files_outside_restricted(home))
+    assert any(p.name == "analytics.duckdb" for p in scanned)
+    for path in scanned:
+        content = path.read_bytes()
+        for needle in FORBIDDEN:
+            assert needle not in content, f"{needle!r} found in {path.relative_to(home)}"
+    for needle in FORBIDDEN:
+        assert needle.decode() not in caplog.text
+
+
+def test_rerun_gives_an_identical_warehouse_and_dates_accumulate(home, landing):
+    build_scenario(landing)
+    warehouse = home / "warehouse/analytics.duckdb"
+    run_nightly(D - timedelta(days=1))
+    day_before = warehouse_tables(warehouse)
+    run_nightly(D)
+    first = warehouse_tables(warehouse)
+    run_nightly(D)
+    assert warehouse_tables(warehouse) == first
+    assert first["views_recent"] != day_before["views_recent"]
+    runs = query(warehouse, "select logical_date, status from pipeline_runs order by started_at")
+    assert [r[1] for r in runs] == ["success"] * 3
+    run_nightly(D - timedelta(days=1))
+    assert warehouse_tables(warehouse) == day_before
+
+
+def test_a_reader_keeps_the_old_warehouse_while_a_run_publishes(home, landing):
+    build_scenario(landing)
+    run_nightly(D - timedelta(days=1))
+    warehouse = home / "warehouse/analytics.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as reader:
+        before = reader.execute("select count(*) from pipeline_runs").fetchone()
+        run_nightly(D)
+        assert reader.execute("select count(*) from pipeline_runs").fetchone() == before
+    assert query(warehouse, "select count(*) from pipeline_runs") == [(before[0] + 1,)]
+    assert not list((home / "warehouse").glob(".*tmp"))
+    feeds = home / "exports/email_recommendations"
+    assert sorted(p.name for p in feeds.iterdir()) == [
+        "LATEST", f"dt={D - timedelta(days=1)}", f"dt={D}",
+    ]
+
+
+def test_missing_or_short_key_stops_before_anything_is_written(tmp_path):
+    home = tmp_path / "fresh"
+    for key in ("", "too-short"):
+        result = kalido("run", "--date", "2026-11-24",
+                        env={"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": key}, check=False)
+        assert result.returncode == 2
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "KALIDO_PSEUDONYM_KEY" in result.stderr
+        assert not home.exists()
