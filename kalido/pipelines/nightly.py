@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 
-from kalido.config import Layout, Settings, default_home, load_settings
+from kalido.config import ConfigError, Layout, Settings, default_home, load_settings
 from kalido.features import build_features
 from kalido.pipelines import runs
 from kalido.pipelines.gate import gate
@@ -51,6 +51,8 @@ def run_stage(stage: str, logical_date: date, run_id: str, key: str | None = Non
 
 def record_failure(logical_date: date, run_id: str, stage: str, exc: BaseException) -> None:
     """Mark the run failed; only the exception type is kept (messages can quote data)."""
+    if isinstance(exc, ConfigError):
+        return  # a configuration error writes nothing, not even a run record
     layout = Layout(default_home())
     runs.finish_run(layout, run_id, logical_date, "failed", f"{stage}: {type(exc).__name__}")
 
