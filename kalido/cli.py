@@ -55,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
 def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
     stages = record["stages"]
     ingest, gate, features, publish = (
-        stages["ingest"], stages["gate"], stages["build_features"], stages["publish"],
+        stages["ingest"],
+        stages["gate"],
+        stages["build_features"],
+        stages["publish"],
     )
     print(f"run {record['run_id']}: {record['status']} in {seconds:.1f} s")
     print(
@@ -70,8 +73,10 @@ def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
         f"no consent {gate['excluded_no_consent']}, erased {gate['excluded_erased']}, "
         f"restricted {gate['excluded_restricted']}, objected {gate['excluded_objection']})"
     )
-    print("  features  " + ", ".join(f"{name} {n}" for name, n in features.items()
-                                     if name != "seconds"))
+    print(
+        "  features  "
+        + ", ".join(f"{name} {n}" for name, n in features.items() if name != "seconds")
+    )
     print(f"  feed      {publish['feed_rows']} rows for {publish['feed_recipients']} recipients")
     print(f"warehouse:  {layout.warehouse}")
     print(f"email feed: {layout.email_feed / ('dt=' + record['logical_date'])}")
@@ -90,8 +95,13 @@ def _generate(args: argparse.Namespace) -> int:
     from kalido.generate import DEFAULT_END_DATE, generate_landing
 
     summary = generate_landing(
-        args.out, days=args.days, users=args.users, products=args.products, seed=args.seed,
-        end_date=args.end_date or DEFAULT_END_DATE, bad_rate=args.bad_rate,
+        args.out,
+        days=args.days,
+        users=args.users,
+        products=args.products,
+        seed=args.seed,
+        end_date=args.end_date or DEFAULT_END_DATE,
+        bad_rate=args.bad_rate,
     )
     print(
         f"wrote {summary.files} files to {summary.out / 'landing'} for "

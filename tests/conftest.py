@@ -51,7 +51,13 @@ def query(db: Path, sql: str, params=None) -> list[tuple]:
 
 def warehouse_tables(db: Path) -> dict[str, list[tuple]]:
     """Every derived table's rows, in a stable order, for rerun comparisons."""
-    tables = ["products", "views_recent", "interest_profiles", "product_similarity",
-              "recommendations", "audience_daily"]
+    tables = [
+        "products",
+        "views_recent",
+        "interest_profiles",
+        "product_similarity",
+        "recommendations",
+        "audience_daily",
+    ]
     with duckdb.connect(str(db), read_only=True) as con:
         return {t: con.execute(f"select * from {t} order by all").fetchall() for t in tables}

@@ -13,16 +13,43 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 CUSTOMER_COLUMNS = (
-    "customer_id", "email", "first_name", "last_name", "phone", "street", "postal_code", "city",
-    "country", "birth_date", "gender", "created_at", "last_login_at", "updated_at",
+    "customer_id",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "birth_date",
+    "gender",
+    "created_at",
+    "last_login_at",
+    "updated_at",
     "account_status",
 )
 ORDER_COLUMNS = (
-    "order_id", "line_no", "customer_id", "ordered_at", "product_id", "quantity", "unit_price",
-    "currency", "channel", "status",
+    "order_id",
+    "line_no",
+    "customer_id",
+    "ordered_at",
+    "product_id",
+    "quantity",
+    "unit_price",
+    "currency",
+    "channel",
+    "status",
 )
 PRODUCT_COLUMNS = (
-    "product_id", "title", "category_path", "brand", "price", "currency", "in_stock", "url",
+    "product_id",
+    "title",
+    "category_path",
+    "brand",
+    "price",
+    "currency",
+    "in_stock",
+    "url",
     "updated_at",
 )
 
@@ -95,15 +122,33 @@ class Landing:
         return row
 
     @staticmethod
-    def consent(subject_id, purpose, status="granted", at="2026-01-01T00:00:00Z",
-                subject_type="customer", source="signup") -> dict:
+    def consent(
+        subject_id,
+        purpose,
+        status="granted",
+        at="2026-01-01T00:00:00Z",
+        subject_type="customer",
+        source="signup",
+    ) -> dict:
         return {
-            "subject_type": subject_type, "subject_id": subject_id, "purpose": purpose,
-            "status": status, "recorded_at": at, "source": source,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "purpose": purpose,
+            "status": status,
+            "recorded_at": at,
+            "source": source,
         }
 
-    def event(self, cookie_id, customer_id, product_id, at: datetime, session="s1",
-              event_type="product_view", **overrides) -> dict:
+    def event(
+        self,
+        cookie_id,
+        customer_id,
+        product_id,
+        at: datetime,
+        session="s1",
+        event_type="product_view",
+        **overrides,
+    ) -> dict:
         self.counter += 1
         row = {
             "event_id": f"ev{self.counter:07d}",
@@ -125,16 +170,25 @@ class Landing:
     @staticmethod
     def product(product_id, category="Maison > Cuisine > Cafetières", in_stock=True, price="19.90"):
         return {
-            "product_id": product_id, "title": f"Produit {product_id}", "category_path": category,
-            "brand": "Marque", "price": price, "currency": "EUR",
+            "product_id": product_id,
+            "title": f"Produit {product_id}",
+            "category_path": category,
+            "brand": "Marque",
+            "price": price,
+            "currency": "EUR",
             "in_stock": "true" if in_stock else "false",
-            "url": f"https://www.kalido.fr/p/{product_id}", "updated_at": "2026-10-01T00:00:00Z",
+            "url": f"https://www.kalido.fr/p/{product_id}",
+            "updated_at": "2026-10-01T00:00:00Z",
         }
 
 
 def catalogue(n: int = 60) -> list[dict]:
     """Products spread over three leaf categories."""
-    leaves = ["Maison > Cuisine > Cafetières", "Maison > Cuisine > Poêles", "Sport > Vélo > Casques"]
+    leaves = [
+        "Maison > Cuisine > Cafetières",
+        "Maison > Cuisine > Poêles",
+        "Sport > Vélo > Casques",
+    ]
     return [Landing.product(f"P{i:03d}", leaves[i % 3]) for i in range(n)]
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import KEY, ROOT, kalido, query, warehouse_tables
-from tests.test_gates_scenario import D, build_scenario
 from tests.landing import Landing
+from tests.test_gates_scenario import D, build_scenario
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
@@ -51,13 +51,21 @@ def test_airflow_dags_test_publishes_the_same_warehouse_as_kalido_run(tmp_path, 
     result = subprocess.run(
         [AIRFLOW, "dags", "test", "kalido_nightly", D.isoformat()],
         env={**airflow_env, "KALIDO_HOME": str(via_airflow)},
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    kalido("run", "--date", D.isoformat(), env={"KALIDO_HOME": str(via_cli), "KALIDO_PSEUDONYM_KEY": KEY})
+    kalido(
+        "run",
+        "--date",
+        D.isoformat(),
+        env={"KALIDO_HOME": str(via_cli), "KALIDO_PSEUDONYM_KEY": KEY},
+    )
     airflow_tables = warehouse_tables(via_airflow / "warehouse/analytics.duckdb")
     assert airflow_tables["recommendations"]
     assert airflow_tables == warehouse_tables(via_cli / "warehouse/analytics.duckdb")
-    runs = query(via_airflow / "warehouse/analytics.duckdb", "select run_id, status from pipeline_runs")
+    runs = query(
+        via_airflow / "warehouse/analytics.duckdb", "select run_id, status from pipeline_runs"
+    )
     assert len(runs) == 1 and runs[0][0].startswith("manual__") and runs[0][1] == "success"
     assert (via_airflow / f"exports/email_recommendations/dt={D}/manifest.json").exists()

@@ -47,22 +47,47 @@ def build_scenario(landing: Landing) -> None:
         if cid not in {"C_NO_EMAIL"}:
             consents.append(Landing.consent(cid, "email_marketing"))
     consents.append(
-        Landing.consent("C_WITHDRAWN", "personalisation", "withdrawn", "2026-11-23T10:00:00Z",
-                        source="preference_centre")
+        Landing.consent(
+            "C_WITHDRAWN",
+            "personalisation",
+            "withdrawn",
+            "2026-11-23T10:00:00Z",
+            source="preference_centre",
+        )
     )
     landing.jsonl("consents", day0, consents)
     landing.jsonl(
         "requests",
         D,
         [
-            {"request_id": "R1", "customer_id": "C_ERASED", "type": "erasure", "purpose": None,
-             "received_at": "2026-11-24T08:00:00Z"},
-            {"request_id": "R2", "customer_id": "C_RESTRICTED", "type": "restriction",
-             "purpose": None, "received_at": "2026-11-20T08:00:00Z"},
-            {"request_id": "R3", "customer_id": "C_OBJ_EMAIL", "type": "objection",
-             "purpose": "email_marketing", "received_at": "2026-11-20T08:00:00Z"},
-            {"request_id": "R4", "customer_id": "C_OBJ_ALL", "type": "objection",
-             "purpose": None, "received_at": "2026-11-20T08:00:00Z"},
+            {
+                "request_id": "R1",
+                "customer_id": "C_ERASED",
+                "type": "erasure",
+                "purpose": None,
+                "received_at": "2026-11-24T08:00:00Z",
+            },
+            {
+                "request_id": "R2",
+                "customer_id": "C_RESTRICTED",
+                "type": "restriction",
+                "purpose": None,
+                "received_at": "2026-11-20T08:00:00Z",
+            },
+            {
+                "request_id": "R3",
+                "customer_id": "C_OBJ_EMAIL",
+                "type": "objection",
+                "purpose": "email_marketing",
+                "received_at": "2026-11-20T08:00:00Z",
+            },
+            {
+                "request_id": "R4",
+                "customer_id": "C_OBJ_ALL",
+                "type": "objection",
+                "purpose": None,
+                "received_at": "2026-11-20T08:00:00Z",
+            },
         ],
     )
     events = []
@@ -82,7 +107,9 @@ def scenario(home, landing):
 
 
 def profiled_pids(home) -> set[str]:
-    rows = query(home / "warehouse/analytics.duckdb", "select distinct user_pid from recommendations")
+    rows = query(
+        home / "warehouse/analytics.duckdb", "select distinct user_pid from recommendations"
+    )
     return {r[0] for r in rows}
 
 
@@ -117,10 +144,13 @@ def test_withdrawal_removes_the_customer_on_the_next_run(scenario, landing):
     run_nightly(D)
     assert pid("C_OK") in profiled_pids(scenario)
     landing.jsonl(
-        "consents", D + timedelta(days=1),
+        "consents",
+        D + timedelta(days=1),
         [Landing.consent("C_OK", "personalisation", "withdrawn", "2026-11-25T07:00:00Z")],
     )
     run_nightly(D + timedelta(days=1))
     warehouse = scenario / "warehouse/analytics.duckdb"
     for table in ("views_recent", "interest_profiles", "recommendations"):
-        assert not query(warehouse, f"select 1 from {table} where user_pid = $p", {"p": pid("C_OK")})
+        assert not query(
+            warehouse, f"select 1 from {table} where user_pid = $p", {"p": pid("C_OK")}
+        )

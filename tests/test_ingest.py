@@ -30,7 +30,9 @@ def ledger(home):
 
 def events(landing: Landing, n: int, start: int = 0):
     return [
-        landing.event("ck1", None, f"P{i:03d}", datetime(2026, 11, 24, 10, i % 60), event_id=f"e{i}")
+        landing.event(
+            "ck1", None, f"P{i:03d}", datetime(2026, 11, 24, 10, i % 60), event_id=f"e{i}"
+        )
         for i in range(start, start + n)
     ]
 
@@ -40,9 +42,16 @@ def test_every_format_is_read_and_every_row_accounted_for(home, landing):
     landing.jsonl("browsing", D, events(landing, 3, 10), name="b.jsonl.gz", gz=True)
     landing.parquet("browsing", D, events(landing, 3, 20), name="c.parquet")
     order = {c: "" for c in ORDER_COLUMNS} | {
-        "order_id": "O1", "line_no": "1", "customer_id": "C1", "ordered_at": "2026-11-24T10:00:00Z",
-        "product_id": "P001", "quantity": "1", "unit_price": "9.90", "currency": "EUR",
-        "channel": "web", "status": "placed",
+        "order_id": "O1",
+        "line_no": "1",
+        "customer_id": "C1",
+        "ordered_at": "2026-11-24T10:00:00Z",
+        "product_id": "P001",
+        "quantity": "1",
+        "unit_price": "9.90",
+        "currency": "EUR",
+        "channel": "web",
+        "status": "placed",
     }
     landing.csv("orders", D, ORDER_COLUMNS, [order], name="o.csv", bom=True)
     landing.csv("orders", D, ORDER_COLUMNS, [order | {"order_id": "O2"}], name="p.csv.gz", gz=True)
@@ -60,19 +69,29 @@ def test_bad_rows_are_quarantined_with_a_reason_and_cards_masked(home, landing):
         good[0],  # duplicate event id
         landing.event("ck1", None, "P1", datetime(2026, 11, 24), event_time="31/02/2026 25:61"),
         landing.event(None, None, "P1", datetime(2026, 11, 24)),
-        landing.event("ck1", None, None, datetime(2026, 11, 24), event_type="search",
-                      page_url=f"https://www.kalido.fr/search?q={CARD}"),
+        landing.event(
+            "ck1",
+            None,
+            None,
+            datetime(2026, 11, 24),
+            event_type="search",
+            page_url=f"https://www.kalido.fr/search?q={CARD}",
+        ),
     ]
     landing.jsonl("browsing", D, good + bad, extra_lines=['{"event_id": "broken'])
     totals = run_ingest()
     assert totals["rows_read"] == 7
     assert (totals["rows_loaded"], totals["rows_quarantined"], totals["duplicates_dropped"]) == (
-        2, 4, 1,
+        2,
+        4,
+        1,
     )
     reasons = query(home / "restricted/raw.duckdb", "select reason, payload from raw_quarantine")
     assert {r for r, _ in reasons} == {
-        "unparseable timestamp in event_time", "missing required field cookie_id",
-        "card number in row", "malformed JSON line",
+        "unparseable timestamp in event_time",
+        "missing required field cookie_id",
+        "card number in row",
+        "malformed JSON line",
     }
     raw_bytes = (home / "restricted/raw.duckdb").read_bytes()
     assert CARD.encode() not in raw_bytes and b"4970101234567893" not in raw_bytes
@@ -105,17 +124,28 @@ def test_a_malformed_file_does_not_stop_the_others(home, landing):
     landing.jsonl("browsing", D, events(landing, 2), name="fine.jsonl")
     totals = run_ingest()
     assert totals["files_failed"] == 1 and totals["rows_loaded"] == 2
-    rows = {path: (status, read, quarantined) for path, status, read, _, quarantined, _ in ledger(home)}
+    rows = {
+        path: (status, read, quarantined) for path, status, read, _, quarantined, _ in ledger(home)
+    }
     assert rows[f"browsing/dt={D}/broken.jsonl.gz"][0] == "failed"
     assert rows[f"orders/dt={D}/drift.csv"] == ("ingested", 1, 1)
 
 
 def test_naive_timestamps_are_paris_time(home, landing):
-    winter = landing.event("ck1", None, "P1", datetime(2026, 1, 1), event_time="2026-01-15T10:00:00")
-    summer = landing.event("ck1", None, "P1", datetime(2026, 1, 1), event_time="2026-07-15T10:00:00")
-    offset = landing.event("ck1", None, "P1", datetime(2026, 1, 1), event_time="2026-07-15T10:00:00+00:00")
+    winter = landing.event(
+        "ck1", None, "P1", datetime(2026, 1, 1), event_time="2026-01-15T10:00:00"
+    )
+    summer = landing.event(
+        "ck1", None, "P1", datetime(2026, 1, 1), event_time="2026-07-15T10:00:00"
+    )
+    offset = landing.event(
+        "ck1", None, "P1", datetime(2026, 1, 1), event_time="2026-07-15T10:00:00+00:00"
+    )
     landing.jsonl("browsing", D, [winter, summer, offset])
     run_ingest()
     with duckdb.connect(str(home / "restricted/raw.duckdb"), read_only=True) as con:
-        times = [r[0] for r in con.execute("select event_time from raw_browsing order by _row").fetchall()]
+        times = [
+            r[0]
+            for r in con.execute("select event_time from raw_browsing order by _row").fetchall()
+        ]
     assert times == [datetime(2026, 1, 15, 9), datetime(2026, 7, 15, 8), datetime(2026, 7, 15, 10)]

@@ -13,8 +13,17 @@ from tests.test_gates_scenario import ADULT, D, build_scenario
 
 # What the scenario's landing zone holds that must never leave the restricted zone.
 FORBIDDEN = [
-    b"@example.fr", b"Camille", b"DurandC_OK", b"+33 6 12 34 56 78", b"rue des Lilas",
-    b"C_OK", b"CROWD3", b"ck_C_OK", b"203.0.113.77", b"AppleWebKit", ADULT.encode(),
+    b"@example.fr",
+    b"Camille",
+    b"DurandC_OK",
+    b"+33 6 12 34 56 78",
+    b"rue des Lilas",
+    b"C_OK",
+    b"CROWD3",
+    b"ck_C_OK",
+    b"203.0.113.77",
+    b"AppleWebKit",
+    ADULT.encode(),
     b"2008-11-24",
 ]
 
@@ -68,15 +77,22 @@ def test_a_reader_keeps_the_old_warehouse_while_a_run_publishes(home, landing):
     assert not list((home / "warehouse").glob(".*tmp"))
     feeds = home / "exports/email_recommendations"
     assert sorted(p.name for p in feeds.iterdir()) == [
-        "LATEST", f"dt={D - timedelta(days=1)}", f"dt={D}",
+        "LATEST",
+        f"dt={D - timedelta(days=1)}",
+        f"dt={D}",
     ]
 
 
 def test_missing_or_short_key_stops_before_anything_is_written(tmp_path):
     home = tmp_path / "fresh"
     for key in ("", "too-short"):
-        result = kalido("run", "--date", "2026-11-24",
-                        env={"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": key}, check=False)
+        result = kalido(
+            "run",
+            "--date",
+            "2026-11-24",
+            env={"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": key},
+            check=False,
+        )
         assert result.returncode == 2
         assert len(result.stderr.strip().splitlines()) == 1
         assert "KALIDO_PSEUDONYM_KEY" in result.stderr

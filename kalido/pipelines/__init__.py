@@ -1,1 +1,1 @@
-"""Pipeline stages: landing -> raw (restricted) -> pseudonymised -> gated -> features -> published."""
+"""Pipeline stages: landing -> raw (restricted) -> pseudonymised -> gated -> published."""

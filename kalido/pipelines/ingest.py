@@ -42,9 +42,21 @@ SOURCES = {
         SourceSpec(
             "customers",
             (
-                "customer_id", "email", "first_name", "last_name", "phone", "street",
-                "postal_code", "city", "country", "birth_date", "gender", "created_at",
-                "last_login_at", "updated_at", "account_status",
+                "customer_id",
+                "email",
+                "first_name",
+                "last_name",
+                "phone",
+                "street",
+                "postal_code",
+                "city",
+                "country",
+                "birth_date",
+                "gender",
+                "created_at",
+                "last_login_at",
+                "updated_at",
+                "account_status",
             ),
             ("customer_id", "updated_at"),
         ),
@@ -56,24 +68,48 @@ SOURCES = {
         SourceSpec(
             "browsing",
             (
-                "event_id", "event_time", "event_type", "cookie_id", "customer_id",
-                "session_id", "product_id", "page_url", "referrer", "ip_address", "user_agent",
+                "event_id",
+                "event_time",
+                "event_type",
+                "cookie_id",
+                "customer_id",
+                "session_id",
+                "product_id",
+                "page_url",
+                "referrer",
+                "ip_address",
+                "user_agent",
             ),
             ("event_id",),
         ),
         SourceSpec(
             "orders",
             (
-                "order_id", "line_no", "customer_id", "ordered_at", "product_id", "quantity",
-                "unit_price", "currency", "channel", "status",
+                "order_id",
+                "line_no",
+                "customer_id",
+                "ordered_at",
+                "product_id",
+                "quantity",
+                "unit_price",
+                "currency",
+                "channel",
+                "status",
             ),
             ("order_id", "line_no"),
         ),
         SourceSpec(
             "products",
             (
-                "product_id", "title", "category_path", "brand", "price", "currency",
-                "in_stock", "url", "updated_at",
+                "product_id",
+                "title",
+                "category_path",
+                "brand",
+                "price",
+                "currency",
+                "in_stock",
+                "url",
+                "updated_at",
             ),
             ("product_id", "_partition_date"),
         ),
@@ -261,7 +297,9 @@ def ingest(settings: Settings, policy: Policy, logical_date: date, run_id: str) 
                 else:
                     ledger.update(counts, status="ingested")
                     totals["files_ingested"] += 1
-                    source_totals = per_source.setdefault(ledger["source"], dict.fromkeys(ROW_COUNTS, 0))
+                    source_totals = per_source.setdefault(
+                        ledger["source"], dict.fromkeys(ROW_COUNTS, 0)
+                    )
                     for name, value in counts.items():
                         totals[name] += value
                         source_totals[name] += value

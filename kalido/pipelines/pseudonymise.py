@@ -83,9 +83,14 @@ def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id:
         )
         counts = {
             table: con.execute(f"select count(*) from {table}").fetchone()[0]
-            for table in ("stg_customers", "stg_consents", "stg_browsing", "stg_orders",
-                          "stg_requests", "stg_products")
+            for table in (
+                "stg_customers",
+                "stg_consents",
+                "stg_browsing",
+                "stg_orders",
+                "stg_requests",
+                "stg_products",
+            )
         }
     log.info("pseudonymised: %s new identifiers, %s", new_ids, counts)
     return {"new_pseudonyms": new_ids, **counts}
-

@@ -20,9 +20,21 @@ from kalido.policy import Policy
 log = logging.getLogger(__name__)
 
 RUN_COLUMNS = (
-    "run_id", "logical_date", "started_at", "finished_at", "status", "key_version",
-    "rows_read", "rows_loaded", "rows_quarantined", "duplicates_dropped", "eligible_users",
-    "recommendations", "feed_recipients", "stage_counts", "error",
+    "run_id",
+    "logical_date",
+    "started_at",
+    "finished_at",
+    "status",
+    "key_version",
+    "rows_read",
+    "rows_loaded",
+    "rows_quarantined",
+    "duplicates_dropped",
+    "eligible_users",
+    "recommendations",
+    "feed_recipients",
+    "stage_counts",
+    "error",
 )
 
 
@@ -111,9 +123,7 @@ def _write_feed(settings: Settings, policy: Policy, logical_date: date, run_id: 
     else:
         os.replace(staging, final)
     complete = sorted(
-        p.name.removeprefix("dt=")
-        for p in feed_root.glob("dt=*")
-        if (p / "manifest.json").exists()
+        p.name.removeprefix("dt=") for p in feed_root.glob("dt=*") if (p / "manifest.json").exists()
     )
     latest_tmp = feed_root / ".LATEST.tmp"
     latest_tmp.write_text(complete[-1] + "\n", encoding="utf-8")
@@ -128,9 +138,7 @@ def publish(settings: Settings, policy: Policy, logical_date: date, run_id: str)
     record = runs.read_run(layout, run_id)
     record.setdefault("run_id", run_id)
     record.setdefault("logical_date", logical_date.isoformat())
-    record.setdefault("stages", {})["publish"] = {
-        k: v for k, v in feed.items() if k != "feed_dir"
-    }
+    record.setdefault("stages", {})["publish"] = {k: v for k, v in feed.items() if k != "feed_dir"}
     record.update(status="success", finished_at=runs.now_utc(), key_version=settings.key_version)
     warehouse = _build_warehouse(settings, policy, record)
     log.info("published warehouse %s and feed %s", warehouse, feed["feed_dir"])

@@ -54,7 +54,9 @@ def record_stage(
     return record
 
 
-def finish_run(layout: Layout, run_id: str, logical_date: date, status: str, error: str = "") -> dict:
+def finish_run(
+    layout: Layout, run_id: str, logical_date: date, status: str, error: str = ""
+) -> dict:
     record = read_run(layout, run_id) or {
         "run_id": run_id,
         "logical_date": logical_date.isoformat(),
