@@ -9,7 +9,10 @@ with typed as (
         try_cast(kalido_text(price) as decimal(12, 2)) as price,
         upper(kalido_text(currency)) as currency,
         kalido_text(in_stock) as in_stock_text,
-        try_cast(kalido_text(in_stock) as boolean) as in_stock,
+        case
+            when lower(kalido_text(in_stock)) in ('true', 't', '1', 'yes', 'y') then true
+            when lower(kalido_text(in_stock)) in ('false', 'f', '0', 'no', 'n') then false
+        end as in_stock,
         kalido_text(url) as url,
         kalido_text(updated_at) as updated_at_text,
         kalido_ts(updated_at) as updated_at,
