@@ -1,0 +1,85 @@
+"""Unit tests: card detection, pseudonyms, policy validation, the logical-day window."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+import yaml
+
+from kalido.cards import CARD_MASK, luhn_valid, mask_cards
+from kalido.config import ConfigError
+from kalido.policy import DEFAULT_POLICY_PATH, load_policy
+from kalido.pseudonyms import pseudonym
+from kalido.timewindow import day_end_utc
+
+KEY = b"k" * 32
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["4111 1111 1111 1111", "4111-1111-1111-1111", "q=4111111111111111&x", "5500 0000 0000 0004"],
+)
+def test_card_numbers_are_masked(text):
+    masked = mask_cards(text)
+    assert CARD_MASK in masked and "1111 1111" not in masked and "0000 0004" not in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["4111 1111 1111 1112", "+33 6 12 34 56 78", "2026-11-24T10:00:00Z", "123456789012", None],
+)
+def test_other_numbers_are_left_alone(text):
+    assert mask_cards(text) == text
+
+
+def test_luhn():
+    assert luhn_valid("79927398713") and not luhn_valid("79927398710")
+
+
+def test_pseudonyms_are_keyed_normalised_and_domain_separated():
+    p = pseudonym(KEY, "customer", "C0001")
+    assert p == pseudonym(KEY, "customer", "  c0001 ")
+    assert p != pseudonym(KEY, "cookie", "C0001")
+    assert p != pseudonym(b"x" * 32, "customer", "C0001")
+    assert "C0001" not in p and len(p) == 32
+
+
+def test_the_logical_day_ends_at_local_midnight():
+    assert day_end_utc(date(2026, 11, 24), "Europe/Paris") == datetime(2026, 11, 24, 23)
+    assert day_end_utc(date(2026, 7, 1), "Europe/Paris") == datetime(2026, 7, 1, 22)
+
+
+def test_the_shipped_policy_loads():
+    policy = load_policy()
+    assert policy.age_limit == 18 and policy.profiling.max_recent_views_per_user == 200
+    assert policy.profiling.similarity_min_distinct_users == 5
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda p: p.update(age_limit=0),
+        lambda p: p.update(business_timezone="Mars/Olympus"),
+        lambda p: p["purposes"].pop("personalisation"),
+        lambda p: p["purposes"]["email_marketing"].update(legal_basis="vibes"),
+        lambda p: p["profiling"].update(recommendations_per_user="twenty"),
+        lambda p: p.pop("retention"),
+    ],
+)
+def test_a_broken_policy_is_a_one_line_config_error(tmp_path, mutate):
+    raw = yaml.safe_load(DEFAULT_POLICY_PATH.read_text())
+    mutate(raw)
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as error:
+        load_policy(path)
+    assert "\n" not in str(error.value)
+
+
+def test_every_restricted_raw_table_has_a_retention_rule():
+    from kalido.pipelines.ingest import SOURCES
+
+    rules = load_policy().retention
+    stores = {spec.raw_table for spec in SOURCES.values()} | {"raw_quarantine", "id_pseudonyms"}
+    assert stores <= set(rules), sorted(stores - set(rules))
