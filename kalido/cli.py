@@ -147,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"kalido: configuration error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - the traceback is kept in restricted/logs
+        print(
+            f"kalido: run failed ({type(exc).__name__}); traceback in restricted/logs, "
+            "run recorded as failed in runs/",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Callable
 from datetime import date
 
@@ -39,6 +40,7 @@ def preflight(key: str | None = None) -> tuple[Settings, Policy]:
 def run_stage(stage: str, logical_date: date, run_id: str, key: str | None = None) -> dict:
     """Run one stage for the logical date and add its counts to the run record."""
     settings, policy = preflight(key)
+    runs.start_run(settings.layout, run_id, logical_date)
     started = time.perf_counter()
     counts = STAGES[stage](settings, policy, logical_date, run_id)
     runs.record_stage(
@@ -54,6 +56,12 @@ def record_failure(logical_date: date, run_id: str, stage: str, exc: BaseExcepti
     if isinstance(exc, ConfigError):
         return  # a configuration error writes nothing, not even a run record
     layout = Layout(default_home())
+    # The full traceback can quote data, so it goes to the restricted zone only.
+    trace_dir = layout.restricted / "logs"
+    trace_dir.mkdir(parents=True, exist_ok=True)
+    (trace_dir / f"{runs.file_stem(run_id)}.traceback.txt").write_text(
+        "".join(traceback.format_exception(exc)), encoding="utf-8"
+    )
     runs.finish_run(layout, run_id, logical_date, "failed", f"{stage}: {type(exc).__name__}")
 
 

@@ -16,8 +16,12 @@ def new_run_id(logical_date: date) -> str:
     return f"cli__{logical_date.isoformat()}__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}"
 
 
+def file_stem(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]", "_", run_id)
+
+
 def _path(layout: Layout, run_id: str) -> Path:
-    return layout.runs / (re.sub(r"[^A-Za-z0-9_.=-]", "_", run_id) + ".json")
+    return layout.runs / f"{file_stem(run_id)}.json"
 
 
 def now_utc() -> str:
@@ -37,11 +41,8 @@ def write_run(layout: Layout, record: dict) -> None:
     os.replace(tmp, path)
 
 
-def record_stage(
-    layout: Layout, run_id: str, logical_date: date, stage: str, counts: dict, seconds: float
-) -> dict:
-    """Add one stage's counts to the run record, creating the record on the first stage."""
-    record = read_run(layout, run_id) or {
+def _new_record(run_id: str, logical_date: date) -> dict:
+    return {
         "run_id": run_id,
         "logical_date": logical_date.isoformat(),
         "started_at": now_utc(),
@@ -49,6 +50,19 @@ def record_stage(
         "status": "running",
         "stages": {},
     }
+
+
+def start_run(layout: Layout, run_id: str, logical_date: date) -> None:
+    """Create the run record when its first stage starts (later stages find it there)."""
+    if not read_run(layout, run_id):
+        write_run(layout, _new_record(run_id, logical_date))
+
+
+def record_stage(
+    layout: Layout, run_id: str, logical_date: date, stage: str, counts: dict, seconds: float
+) -> dict:
+    """Add one stage's counts to the run record."""
+    record = read_run(layout, run_id) or _new_record(run_id, logical_date)
     record["stages"][stage] = {"seconds": round(seconds, 3), **counts}
     write_run(layout, record)
     return record
@@ -57,12 +71,7 @@ def record_stage(
 def finish_run(
     layout: Layout, run_id: str, logical_date: date, status: str, error: str = ""
 ) -> dict:
-    record = read_run(layout, run_id) or {
-        "run_id": run_id,
-        "logical_date": logical_date.isoformat(),
-        "started_at": now_utc(),
-        "stages": {},
-    }
+    record = read_run(layout, run_id) or _new_record(run_id, logical_date)
     record.update(status=status, finished_at=now_utc())
     if error:
         record["error"] = error
