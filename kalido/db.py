@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from kalido.cards import CARD_PREFILTER_RE2, mask_cards
+from kalido.pseudonyms import HEX_DIGITS, TOKEN_LETTERS
 
 SQL_DIR = Path(__file__).with_name("sql")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -81,6 +82,10 @@ def connect(path: Path | str = ":memory:", timezone: str = "UTC", read_only: boo
         "coalesce(regexp_matches(txt, $re) and kalido_mask_cards(txt) <> txt, false)".replace(
             "$re", "'" + CARD_PREFILTER_RE2 + "'"
         )
+    )
+    con.execute(
+        f"create or replace temp macro kalido_token(hex) as "
+        f"translate(hex, '{HEX_DIGITS}', '{TOKEN_LETTERS}')"
     )
     return con
 

@@ -10,7 +10,7 @@ import yaml
 from kalido.cards import CARD_MASK, luhn_valid, mask_cards
 from kalido.config import ConfigError
 from kalido.policy import DEFAULT_POLICY_PATH, load_policy
-from kalido.pseudonyms import pseudonym
+from kalido.pseudonyms import pseudonym, token
 from kalido.timewindow import day_end_utc
 
 KEY = b"k" * 32
@@ -43,6 +43,12 @@ def test_pseudonyms_are_keyed_normalised_and_domain_separated():
     assert p != pseudonym(KEY, "cookie", "C0001")
     assert p != pseudonym(b"x" * 32, "customer", "C0001")
     assert "C0001" not in p and len(p) == 32
+    # Minted tokens hold no digit, so no pseudonym can contain a card-number-like run.
+    assert set(p) <= set("abcdefghijklmnop")
+
+
+def test_tokens_spell_hex_without_digits():
+    assert token("0123456789abcdef") == "ghijklmnopabcdef"
 
 
 def test_the_logical_day_ends_at_local_midnight():

@@ -18,6 +18,7 @@ import duckdb
 from kalido.config import Settings
 from kalido.db import connect, run_sql
 from kalido.policy import Policy
+from kalido.pseudonyms import token
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ def ingest(settings: Settings, policy: Policy, logical_date: date, run_id: str) 
         for landing_file in files:
             sha = _sha256(landing_file.path)
             identity = f"{landing_file.relative_path}\0{sha}".encode()
-            file_id = hashlib.sha256(identity).hexdigest()[:24]
+            file_id = token(hashlib.sha256(identity).hexdigest()[:24])
             if run_sql(con, "ingest/ledger_has_file", {"file_id": file_id}).fetchone():
                 totals["files_already_ingested"] += 1
                 continue

@@ -78,7 +78,7 @@ select
     b.event_type,
     k.pid as cookie_pid,
     c.pid as customer_pid,
-    md5(k.pid || ':' || coalesce(b.session_id, '')) as session_pid,
+    kalido_token(md5(k.pid || ':' || coalesce(b.session_id, ''))) as session_pid,
     b.product_id,
     case
         when b.ip_address like '%:%'
@@ -109,7 +109,7 @@ order by b.event_time, b.event_id;
 
 create or replace table stg_orders as
 select
-    md5(p.pid || ':' || o.order_id) as order_pid,
+    kalido_token(md5(p.pid || ':' || o.order_id)) as order_pid,
     o.line_no,
     p.pid as customer_pid,
     o.ordered_at,

@@ -1,0 +1,95 @@
+"""The generator's realistic zone via the CLI: identifiers stay home, every row counted."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from kalido.cards import CARD_CANDIDATE, luhn_valid
+from tests.conftest import kalido, query
+from tests.test_privacy_and_reruns import files_outside_restricted
+
+DATE = "2026-11-24"
+# Shapes of the generator's direct identifiers, so a file is scanned once per shape, not per value.
+IDENTIFIER_SHAPES = {
+    "customer_id": rb"C\d{7}",
+    "cookie_id": rb"ck_[0-9a-f]{16}",
+    "ip_address": rb"\d{1,3}(?:\.\d{1,3}){3}",
+}
+
+
+@pytest.fixture(scope="module")
+def generated_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("generated")
+    env = {"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": "k" * 40}
+    kalido("generate", "--days", "4", "--users", "600", "--products", "150", "--out", str(home))
+    kalido("run", "--date", DATE, env=env)
+    return home
+
+
+def landing_identifiers(home) -> dict[str, set[bytes]]:
+    """Every direct identifier the landing zone holds, read with DuckDB from the raw files."""
+    landing = home / "landing"
+    with duckdb.connect() as con:
+        customers = con.execute(
+            "select customer_id, email, phone from read_csv(?, all_varchar=true)",
+            [str(landing / "customers/*/*.csv")],
+        ).fetchall()
+        browsing = con.execute(
+            """select regexp_extract_all(line, '"(?:cookie_id|ip_address)":"([^"]+)"', 1)
+               from read_csv(?, columns={'line': 'varchar'}, delim=chr(1), quote='', escape='',
+                             header=false)""",
+            [str(landing / "browsing/*/*.jsonl.gz")],
+        ).fetchall()
+    found = {
+        "customer_id": {c[0] for c in customers if c[0]},
+        "email": {c[1] for c in customers if c[1]},
+        "phone": {c[2] for c in customers if c[2]},
+        "cookie_id": {v for (values,) in browsing for v in values if v.startswith("ck_")},
+        "ip_address": {v for (values,) in browsing for v in values if not v.startswith("ck_")},
+    }
+    return {kind: {v.encode() for v in values} for kind, values in found.items()}
+
+
+def test_no_landing_identifier_or_card_number_outside_the_restricted_zone(generated_home):
+    identifiers = landing_identifiers(generated_home)
+    assert all(len(values) > 50 for values in identifiers.values()), {
+        k: len(v) for k, v in identifiers.items()
+    }
+    scanned = list(files_outside_restricted(generated_home))
+    assert "analytics.duckdb" in {p.name for p in scanned}
+    for path in scanned:
+        content = path.read_bytes()
+        where = path.relative_to(generated_home)
+        for kind, shape in IDENTIFIER_SHAPES.items():
+            leaked = set(re.findall(shape, content)) & identifiers[kind]
+            assert not leaked, f"{kind} {sorted(leaked)[:3]} in {where}"
+        for kind in ("email", "phone"):
+            leaked = [value for value in identifiers[kind] if value in content]
+            assert not leaked, f"{kind} in {where}"
+    exports = [p for p in (generated_home / "exports").rglob("*") if p.is_file()]
+    for path in scanned + exports:
+        text = path.read_bytes().decode("latin-1")
+        cards = [m.group(0) for m in CARD_CANDIDATE.finditer(text)]
+        assert not [c for c in cards if luhn_valid(re.sub(r"\D", "", c))], path
+
+
+def test_every_generated_row_is_loaded_quarantined_or_a_duplicate(generated_home):
+    warehouse = generated_home / "warehouse/analytics.duckdb"
+    files = query(
+        warehouse,
+        "select source, rows_read, rows_loaded, rows_quarantined, duplicates_dropped"
+        " from ingest_files",
+    )
+    assert len(files) >= 4 * 4  # customers once, products twice, the rest daily
+    for source, read, loaded, quarantined, duplicates in files:
+        assert read == loaded + quarantined + duplicates, source
+    totals = query(
+        warehouse, "select sum(rows_quarantined), sum(duplicates_dropped) from ingest_files"
+    )
+    assert totals[0][0] > 0 and totals[0][1] > 0
+    feed = generated_home / f"exports/email_recommendations/dt={DATE}/recommendations.csv"
+    assert feed.exists()
+    assert query(warehouse, "select count(*) from product_similarity")[0][0] > 0
