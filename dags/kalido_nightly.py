@@ -4,7 +4,9 @@
 The nightly personalisation pipeline for one logical date (the day just ended), one task per
 stage: **ingest** landing files into the restricted raw store → **pseudonymise** into staging →
 **gate** on consent, age and data-subject requests → **build_features** (views window, interests,
-similar products, recommendations, audience) → **publish** the analyst warehouse and email feed.
+similar products, recommendations, audience) → **validate** with the Great Expectations suites of
+`expectations/` (a failed critical expectation fails the task, so nothing is published) →
+**publish** the analyst warehouse and email feed.
 
 Wiring only: every task is one call into `kalido.pipelines.nightly.run_stage`, the same code the
 `kalido run` CLI runs. The pseudonym key comes from the Airflow Variable `kalido_pseudonym_key`
@@ -18,7 +20,7 @@ import pendulum
 from airflow.sdk import Variable, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-STAGES = ("ingest", "pseudonymise", "gate", "build_features", "publish")
+STAGES = ("ingest", "pseudonymise", "gate", "build_features", "validate", "publish")
 
 
 def _record_failure(context) -> None:

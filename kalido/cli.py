@@ -77,9 +77,19 @@ def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
         "  features  "
         + ", ".join(f"{name} {n}" for name, n in features.items() if name != "seconds")
     )
+    quality = stages.get("validate")
+    if quality:
+        print(
+            f"  validate  {quality['expectations']} expectations in {quality['suites']} suites: "
+            f"{quality['failed_critical']} critical failed, {len(quality['warnings'])} warnings"
+        )
+        for warning in quality["warnings"]:
+            print(f"    warning {warning}")
     print(f"  feed      {publish['feed_rows']} rows for {publish['feed_recipients']} recipients")
     print(f"warehouse:  {layout.warehouse}")
     print(f"email feed: {layout.email_feed / ('dt=' + record['logical_date'])}")
+    if quality:
+        print(f"data docs:  {layout.home / quality['data_docs']}")
 
 
 def _run(logical_date: date) -> int:
@@ -148,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kalido: configuration error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - the traceback is kept in restricted/logs
+        safe_message = getattr(exc, "safe_message", None)  # written to hold no personal data
+        if safe_message:
+            print(f"kalido: run failed: {safe_message}", file=sys.stderr)
+            return 1
         print(
             f"kalido: run failed ({type(exc).__name__}); traceback in restricted/logs, "
             "run recorded as failed in runs/",

@@ -15,6 +15,7 @@ from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
 from kalido.pipelines.pseudonymise import check_key, pseudonymise
 from kalido.pipelines.publish import publish
+from kalido.pipelines.validate import validate
 from kalido.policy import Policy, load_policy
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ STAGES: dict[str, Stage] = {
     "pseudonymise": pseudonymise,
     "gate": gate,
     "build_features": build_features,
+    "validate": validate,
     "publish": publish,
 }
 
@@ -52,7 +54,8 @@ def run_stage(stage: str, logical_date: date, run_id: str, key: str | None = Non
 
 
 def record_failure(logical_date: date, run_id: str, stage: str, exc: BaseException) -> None:
-    """Mark the run failed; only the exception type is kept (messages can quote data)."""
+    """Mark the run failed; only the exception type is kept (messages can quote data), unless
+    the exception carries a `safe_message` written to hold no personal data."""
     if isinstance(exc, ConfigError):
         return  # a configuration error writes nothing, not even a run record
     layout = Layout(default_home())
@@ -62,7 +65,8 @@ def record_failure(logical_date: date, run_id: str, stage: str, exc: BaseExcepti
     (trace_dir / f"{runs.file_stem(run_id)}.traceback.txt").write_text(
         "".join(traceback.format_exception(exc)), encoding="utf-8"
     )
-    runs.finish_run(layout, run_id, logical_date, "failed", f"{stage}: {type(exc).__name__}")
+    detail = getattr(exc, "safe_message", None) or type(exc).__name__
+    runs.finish_run(layout, run_id, logical_date, "failed", f"{stage}: {detail}")
 
 
 def run_nightly(logical_date: date, run_id: str | None = None) -> dict:

@@ -35,6 +35,7 @@ RUN_COLUMNS = (
     "feed_recipients",
     "stage_counts",
     "error",
+    "warnings",
 )
 
 
@@ -55,6 +56,7 @@ def _run_row(record: dict) -> dict:
         "feed_recipients": publish.get("feed_recipients"),
         "stage_counts": json.dumps(stages, sort_keys=True, default=str),
         "error": record.get("error"),
+        "warnings": json.dumps(stages.get("validate", {}).get("warnings", [])),
     }
 
 

@@ -51,5 +51,6 @@ create table pipeline_runs (
     finished_at timestamptz, status varchar not null, key_version integer,
     rows_read bigint, rows_loaded bigint, rows_quarantined bigint, duplicates_dropped bigint,
     eligible_users bigint, recommendations bigint, feed_recipients bigint,
-    stage_counts json, error varchar
+    stage_counts json, error varchar,
+    warnings json  -- failed warning-level expectations of the run (names and counts only)
 );

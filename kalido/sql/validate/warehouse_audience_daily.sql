@@ -1,0 +1,2 @@
+select day, page_views, product_views, visits, visitors, returning_visitors
+from work.feat_audience_daily;

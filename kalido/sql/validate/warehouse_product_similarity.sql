@@ -1,0 +1,10 @@
+-- Similar products with the self-pair flag and each row's position in its product's list.
+select
+    product_id,
+    similar_product_id,
+    score,
+    rank,
+    product_id = similar_product_id as is_self,
+    row_number() over (partition by product_id order by rank, similar_product_id) as rank_position,
+    coalesce(isfinite(score), false) as score_is_finite
+from work.feat_product_similarity;

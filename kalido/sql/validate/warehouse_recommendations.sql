@@ -1,0 +1,13 @@
+-- Recommendations with their product's catalogue and stock state and each row's list position.
+select
+    r.user_pid,
+    r.rank,
+    r.product_id,
+    r.score,
+    r.reason,
+    row_number() over (partition by r.user_pid order by r.rank, r.product_id) as rank_position,
+    coalesce(isfinite(r.score), false) as score_is_finite,
+    p.product_id is not null as in_catalogue,
+    coalesce(p.in_stock, false) as in_stock
+from work.feat_recommendations as r
+left join work.stg_products as p on p.product_id = r.product_id;
