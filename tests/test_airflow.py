@@ -38,7 +38,7 @@ def test_every_dag_imports_without_errors(airflow_env):
         "assert not bag.import_errors, bag.import_errors\n"
         "dag = bag.get_dag('kalido_nightly')\n"
         "assert dag.doc_md and [t.task_id for t in dag.tasks] == "
-        "['ingest', 'pseudonymise', 'gate', 'build_features', 'publish']\n"
+        "['ingest', 'pseudonymise', 'gate', 'build_features', 'validate', 'publish']\n"
     )
     subprocess.run([sys.executable, "-c", code], env=airflow_env, check=True, cwd=ROOT)
 
