@@ -7,6 +7,7 @@ import csv
 import gzip
 import json
 import logging
+import re
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from kalido.timewindow import day_end_utc
 log = logging.getLogger(__name__)
 
 JSON_KEY_SAMPLE = 2000  # lines read per JSON Lines file to learn its keys
+PLAIN_NAME = re.compile(r"^[a-z][a-z_]{0,40}$")  # how the contract names columns
 MESSAGE_FAILURES = 5
 
 
@@ -61,6 +63,17 @@ def _file_columns(path: Path) -> set[str] | None:
         return None
 
 
+def _quotable(header: set[str], contract: tuple[str, ...]) -> set[str]:
+    """Column names safe to quote in results: a file without a header row has data as its
+    "names", so unknown names are kept only when shaped like the contract's and the file has
+    at least one contract column; the rest become unnamed_column_<n>."""
+    known = header & set(contract)
+    unknown = sorted(header - known)
+    safe = {n for n in unknown if PLAIN_NAME.match(n)} if known else set()
+    unnamed = [f"unnamed_column_{i}" for i in range(1, len(unknown) - len(safe) + 1)]
+    return known | safe | set(unnamed)
+
+
 def _landing_batch(con: duckdb.DuckDBPyConnection, landing: Path, source: str):
     """This batch's raw rows of one source, shaped like the files delivered them: a contract
     column missing from any file is dropped and a column no contract names is added, so that
@@ -81,7 +94,11 @@ def _landing_batch(con: duckdb.DuckDBPyConnection, landing: Path, source: str):
         {"source": source},
         identifiers={"columns": ", ".join(spec.columns), "raw_table": spec.raw_table},
     ).df()
-    headers = [h for h in (_file_columns(landing / p) for p in paths) if h is not None]
+    headers = [
+        _quotable(h, spec.columns)
+        for h in (_file_columns(landing / p) for p in paths)
+        if h is not None
+    ]
     if headers:
         everywhere = set.intersection(*headers)
         extras = sorted(set.union(*headers) - set(spec.columns))
