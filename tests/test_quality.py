@@ -306,6 +306,12 @@ def test_an_unreadable_file_stops_the_run(zone, known):
 @pytest.mark.slow
 def test_a_tenth_of_the_usual_volume_warns_and_still_publishes(zone, known, capsys):
     rewrite_browsing(zone, D, lambda lines: lines[: len(lines) // 10])
+    # and a consent whose free-text source holds an email: a warning that quotes no value
+    email = next(v for v in sorted(known[0]) if b"@" in v).decode()
+    consents = zone / f"landing/consents/dt={D}/consents.jsonl"
+    first, *rest = consents.read_text(encoding="utf-8").splitlines()
+    first = json.dumps({**json.loads(first), "source": email})
+    consents.write_text("\n".join([first, *rest]) + "\n", encoding="utf-8")
     record = run_nightly(D)
     assert record["status"] == "success"
     warnings = record["stages"]["validate"]["warnings"]
@@ -313,6 +319,8 @@ def test_a_tenth_of_the_usual_volume_warns_and_still_publishes(zone, known, caps
         w.startswith("landing.daily_volume/volume_near_baseline") and f"browsing/{D}" in w
         for w in warnings
     ), warnings
+    assert any(w.startswith("landing.consents/source_allowed") for w in warnings), warnings
+    assert_quality_files_free_of_identifiers(zone, known)
     _print_summary(record, Layout(zone), 1.0)
     summary = capsys.readouterr().out
     assert "warning landing.daily_volume/volume_near_baseline" in summary
