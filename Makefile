@@ -12,7 +12,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: help venv demo test lint airflow-db airflow-test clean docs-check
+.PHONY: help venv demo test lint airflow-db airflow-test bench clean docs-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,3 +52,8 @@ CHROMIUM := /usr/bin/chromium
 docs-check: venv  ## render the Data Docs in headless Chromium (installs Debian's chromium if missing)
 	@test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
 	KALIDO_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/test_quality.py -k render -rs
+
+SIZE ?= S
+DAYS ?= 3
+bench: venv  ## per-stage time, rows/s and peak memory at SIZE=S|M|L over DAYS days, vs a DuckDB floor
+	$(BIN)/python -m kalido.bench --size $(SIZE) --days $(DAYS)

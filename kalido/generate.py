@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from faker import Faker
 
+from kalido.pipelines.ingest import SOURCES as CONTRACT
+
 DEFAULT_END_DATE = date(2026, 11, 24)
 
 BUSINESS_TZ = ZoneInfo("Europe/Paris")
@@ -56,47 +58,11 @@ DEFECTS_BY_SOURCE = {
 }
 BAD_TIMESTAMPS = ("31/02/2026 25:61", "2026-02-30T25:61:00Z", "2026-13-45 99:99", "hier soir")
 BOM_SHARE = 0.25  # of CSV files, when bad_rate > 0
+# The generator writes exactly the columns the ingest reads.
+CUSTOMER_COLUMNS = CONTRACT["customers"].columns
+ORDER_COLUMNS = CONTRACT["orders"].columns
+PRODUCT_COLUMNS = CONTRACT["products"].columns
 
-CUSTOMER_COLUMNS = (
-    "customer_id",
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "birth_date",
-    "gender",
-    "created_at",
-    "last_login_at",
-    "updated_at",
-    "account_status",
-)
-ORDER_COLUMNS = (
-    "order_id",
-    "line_no",
-    "customer_id",
-    "ordered_at",
-    "product_id",
-    "quantity",
-    "unit_price",
-    "currency",
-    "channel",
-    "status",
-)
-PRODUCT_COLUMNS = (
-    "product_id",
-    "title",
-    "category_path",
-    "brand",
-    "price",
-    "currency",
-    "in_stock",
-    "url",
-    "updated_at",
-)
 
 # Volumes: per customer and day unless noted.
 EVENTS_PER_USER = 10

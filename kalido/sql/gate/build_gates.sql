@@ -36,7 +36,8 @@ select
     b.*,
     coalesce(b.customer_pid, l.customer_pid) as user_pid
 from stg_browsing as b
-left join gate_cookie_links as l on b.customer_pid is null and l.cookie_pid = b.cookie_pid
+-- An equi-join only: an extra condition in ON turns it into a nested-loop join.
+left join gate_cookie_links as l on l.cookie_pid = b.cookie_pid
 where coalesce(b.customer_pid, l.customer_pid) is not null;
 
 create or replace table gate_customers as

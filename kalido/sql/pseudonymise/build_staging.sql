@@ -60,14 +60,15 @@ order by user_pid;
 create or replace table stg_consents as
 select
     c.subject_type,
-    coalesce(pc.pid, pk.pid) as subject_pid,
+    case c.subject_type when 'customer' then pc.pid when 'cookie' then pk.pid end as subject_pid,
     c.purpose,
     c.status,
     c.recorded_at,
     c.source
 from raw.raw_consents as c
-left join pid_customer as pc on c.subject_type = 'customer' and pc.raw_id = c.subject_id
-left join pid_cookie as pk on c.subject_type = 'cookie' and pk.raw_id = c.subject_id
+-- Equi-joins only (an extra condition in ON makes a nested-loop join); the CASE picks the domain.
+left join pid_customer as pc on pc.raw_id = c.subject_id
+left join pid_cookie as pk on pk.raw_id = c.subject_id
 where c.recorded_at < $cutoff and c._partition_date <= $logical_date
 order by subject_pid, purpose, recorded_at;
 
