@@ -37,7 +37,7 @@ def check_key(settings: Settings) -> None:
         )
 
 
-def _assign_pseudonyms(settings: Settings) -> int:
+def assign_pseudonyms(settings: Settings) -> int:
     """Compute pseudonyms for identifiers first seen in this run (hashing only the new ones)."""
     with connect(settings.layout.raw_db) as con:
         run_sql(con, "ingest/create_raw_tables")
@@ -66,7 +66,7 @@ def _assign_pseudonyms(settings: Settings) -> int:
 
 def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
     """Rebuild the pseudonymised staging tables as of the logical date."""
-    new_ids = _assign_pseudonyms(settings)
+    new_ids = assign_pseudonyms(settings)
     work_db = settings.layout.work_db
     work_db.unlink(missing_ok=True)  # staging is derived: rebuilt whole, never patched
     with connect(work_db, timezone=policy.business_timezone) as con:
