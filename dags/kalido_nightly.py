@@ -2,9 +2,12 @@
 ### kalido_nightly
 
 The nightly personalisation pipeline for one logical date (the day just ended), one task per
-stage: **ingest** landing files into the restricted raw store → **pseudonymise** into staging →
-**gate** on consent, age and data-subject requests → **build_features** (views window, interests,
-similar products, recommendations, audience) → **publish** the analyst warehouse and email feed.
+stage: **ingest** landing files into the restricted raw store → **purge** (erasure requests,
+suppression of erased subjects delivered again, retention rules; physical deletion) →
+**pseudonymise** into staging → **gate** on consent, age and data-subject requests →
+**build_features** (views window, interests, similar products, recommendations, audience) →
+**subject_access** (access/portability exports) → **publish** the analyst warehouse and email feed
+→ **check_requests** (fails when a data-subject request is overdue or failed).
 
 Wiring only: every task is one call into `kalido.pipelines.nightly.run_stage`, the same code the
 `kalido run` CLI runs. The pseudonym key comes from the Airflow Variable `kalido_pseudonym_key`
@@ -18,7 +21,16 @@ import pendulum
 from airflow.sdk import Variable, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-STAGES = ("ingest", "pseudonymise", "gate", "build_features", "publish")
+STAGES = (
+    "ingest",
+    "purge",
+    "pseudonymise",
+    "gate",
+    "build_features",
+    "subject_access",
+    "publish",
+    "check_requests",
+)
 
 
 def _record_failure(context) -> None:

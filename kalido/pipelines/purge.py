@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from kalido.config import Layout, Settings
+from kalido.config import ConfigError, Layout, Settings
 from kalido.db import attach, connect, replace_atomically, run_sql
 from kalido.pipelines import runs
 from kalido.pipelines.pseudonymise import assign_pseudonyms
@@ -31,6 +31,36 @@ from kalido.timewindow import day_end_utc
 log = logging.getLogger(__name__)
 
 REPORT_FIELDS = ("rows_removed", "files_removed", "files_rewritten", "rows_archived")
+# A customer expires as a whole (account, orders, consents, requests go together), and an expired
+# advertising cookie loses its events and its choices together: such rules must agree.
+SAME_PERIOD = (
+    (
+        ("raw_customers", "last_activity"),
+        ("raw_orders", "last_activity"),
+        ("raw_consents", "last_activity"),
+        ("raw_requests", "last_activity"),
+    ),
+    (("raw_browsing", "first_ad_grant"), ("raw_consents", "first_ad_grant")),
+)
+# Every timed (store, clock) rule this module enforces; a test holds it equal to the policy's.
+ENFORCED = {pair for group in SAME_PERIOD for pair in group} | {
+    ("landing_files", "ingested"),
+    ("raw_browsing", "event"),
+    ("raw_consents", "event"),
+    ("raw_quarantine", "ingested"),
+    ("raw_products", "superseded"),
+    ("ingest_ledger", "ingested"),
+    ("request_log", "completed"),
+    ("purge_log", "event"),
+    ("legal_archive", "latest_order"),
+    ("email_feeds", "file_time"),
+    ("subject_access_exports", "file_time"),
+    ("restricted_logs", "file_time"),
+    ("run_records", "file_time"),
+    ("purge_reports", "file_time"),
+    ("quality_results", "file_time"),
+    ("evaluation_outputs", "file_time"),
+}
 
 
 class Report:
@@ -103,6 +133,11 @@ def _suppressed_new_identifiers(settings: Settings, secret: bytes) -> pa.Table:
 
 
 def _since(policy: Policy, store: str, clock: str, cutoff: datetime) -> datetime:
+    for group in SAME_PERIOD:
+        if (store, clock) in group and len({policy.store(s).period(c) for s, c in group}) > 1:
+            raise ConfigError(
+                f"policy: the {clock} rules of {', '.join(s for s, _ in group)} differ"
+            )
     return policy.store(store).period(clock).before(cutoff)
 
 
@@ -169,6 +204,10 @@ def _purge_restricted(
         con.begin()
         run_sql(con, "purge/delete_targets")
         _rewrite_landing(con, layout, files, needles, logical_date, report)
+        # Before the ledger's own retention: the ledger says which files were ingested when.
+        _expire_landing(
+            con, layout, _since(policy, "landing_files", "ingested", cutoff).date(), report
+        )
         run_sql(
             con,
             "purge/retention_raw",
@@ -182,9 +221,6 @@ def _purge_restricted(
                 "request_log_since": _since(policy, "request_log", "completed", cutoff).date(),
                 "purge_log_since": _since(policy, "purge_log", "event", cutoff).date(),
             },
-        )
-        _expire_landing(
-            con, layout, _since(policy, "landing_files", "ingested", cutoff).date(), report
         )
         after = _table_counts(con)
         for table, n_before in before.items():
