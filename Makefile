@@ -12,7 +12,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: help venv demo test lint airflow-db airflow-test clean
+.PHONY: help venv demo test lint airflow-db airflow-test purge clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,3 +47,6 @@ clean:  ## remove the venv, local Airflow state and the demo data
 DATE ?= 2026-11-24
 airflow-test: airflow-db  ## airflow dags test kalido_nightly $(DATE) on $(KALIDO_HOME) (default ./data)
 	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/airflow dags test kalido_nightly $(DATE)
+
+purge: venv  ## erasures and retention as of $(DATE) on $(KALIDO_HOME) (default ./data)
+	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/kalido purge --date $(DATE)

@@ -100,27 +100,33 @@ select distinct 'email', lower(trim(r.email))
 from raw_customers as r
 inner join target_ids as t on t.domain = 'customer' and t.raw_id = r.customer_id;
 
+-- Quarantined payloads are JSON (rows) or raw text (unreadable lines); only valid JSON is parsed.
 create or replace temp table target_quarantine as
-select q.rowid as quarantine_row, q._file_id
-from raw_quarantine as q
+with parsed as (
+    select
+        rowid as quarantine_row,
+        _file_id,
+        payload,
+        case when json_valid(payload) then payload end as json_payload
+    from raw_quarantine
+),
+fields as (
+    select
+        *,
+        lower(trim(json_extract_string(json_payload, '$.customer_id'))) as customer_id,
+        lower(trim(json_extract_string(json_payload, '$.cookie_id'))) as cookie_id,
+        lower(trim(json_extract_string(json_payload, '$.subject_id'))) as subject_id,
+        lower(trim(json_extract_string(json_payload, '$.email'))) as email
+    from parsed
+)
+select quarantine_row, _file_id
+from fields
 where
-    (
-        json_valid(q.payload) and (
-            lower(trim(q.payload::json ->> 'customer_id')) in (
-                select needle from target_needles where domain = 'customer'
-            )
-            or lower(trim(q.payload::json ->> 'cookie_id')) in (
-                select needle from target_needles where domain = 'cookie'
-            )
-            or lower(trim(q.payload::json ->> 'subject_id')) in (
-                select needle from target_needles where domain in ('customer', 'cookie')
-            )
-            or lower(trim(q.payload::json ->> 'email')) in (
-                select needle from target_needles where domain = 'email'
-            )
-        )
-    )
+    customer_id in (select needle from target_needles where domain = 'customer')
+    or cookie_id in (select needle from target_needles where domain = 'cookie')
+    or subject_id in (select needle from target_needles where domain in ('customer', 'cookie'))
+    or email in (select needle from target_needles where domain = 'email')
     or (
-        not json_valid(q.payload)
-        and exists (select 1 from target_needles as n where contains(lower(q.payload), n.needle))
+        json_payload is null
+        and exists (select 1 from target_needles as n where contains(lower(payload), n.needle))
     );
