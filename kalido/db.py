@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -108,3 +110,33 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, read_only: bo
         raise ValueError("attach alias must be a plain identifier")
     literal = "'" + str(path).replace("'", "''") + "'"
     con.execute(f"attach {literal} as {alias}" + (" (read_only)" if read_only else ""))
+
+
+def rebuild_database(path: Path) -> None:
+    """Copy the live rows of a DuckDB file into a fresh file and swap it in.
+
+    Used for physical deletion (DELETE leaves the old bytes in the file) and to shed stale bytes:
+    DuckDB can write leftover buffer memory into the unused tail of a block, so a file written by
+    a process that read identifiers may hold some; the copy holds values only.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.rebuild")
+    tmp.unlink(missing_ok=True)
+    with duckdb.connect() as con:
+        attach(con, path, "old")
+        attach(con, tmp, "fresh", read_only=False)
+        con.execute("copy from database old to fresh")
+        con.execute("detach fresh")
+    replace_atomically(tmp, path)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+
+
+def rebuild_in_fresh_process(path: Path) -> None:
+    """rebuild_database in a newly spawned process, whose memory never held an identifier."""
+    in_fresh_process(rebuild_database, path)
+
+
+def in_fresh_process(fn, *args):
+    """fn(*args) in a newly spawned process (its memory starts without any identifier)."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        return pool.submit(fn, *args).result()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import date
 
 from kalido.config import ConfigError, Layout, Settings, default_home, load_settings
+from kalido.db import in_fresh_process
 from kalido.features import build_features
 from kalido.pipelines import runs
 from kalido.pipelines.gate import gate
@@ -76,9 +77,11 @@ def run_nightly(logical_date: date, run_id: str | None = None) -> dict:
     """All stages in order; returns the run record."""
     settings, _ = preflight()
     run_id = run_id or runs.new_run_id(logical_date)
+    # One process per stage, as under Airflow: a stage that read identifiers (ingest, purge,
+    # subject_access) leaves no stale buffer memory for the next stage's DuckDB writes.
     for stage in STAGES:
         try:
-            run_stage(stage, logical_date, run_id)
+            in_fresh_process(run_stage, stage, logical_date, run_id)
         except Exception as exc:
             record_failure(logical_date, run_id, stage, exc)
             raise

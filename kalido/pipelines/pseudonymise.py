@@ -8,7 +8,7 @@ from datetime import date
 import pyarrow as pa
 
 from kalido.config import ConfigError, Settings
-from kalido.db import attach, connect, run_sql
+from kalido.db import attach, connect, rebuild_in_fresh_process, run_sql
 from kalido.policy import Policy
 from kalido.pseudonyms import pseudonym
 from kalido.timewindow import day_end_utc
@@ -92,5 +92,8 @@ def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id:
                 "stg_products",
             )
         }
+    # This process read the restricted zone: the work file is re-copied by a fresh process so that
+    # no stale buffer bytes (DuckDB block tails) carry an identifier out of restricted/.
+    rebuild_in_fresh_process(work_db)
     log.info("pseudonymised: %s new identifiers, %s", new_ids, counts)
     return {"new_pseudonyms": new_ids, **counts}

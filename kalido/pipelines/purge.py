@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
@@ -20,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from kalido.config import ConfigError, Layout, Settings
-from kalido.db import attach, connect, replace_atomically, run_sql
+from kalido.db import attach, connect, rebuild_database, replace_atomically, run_sql
 from kalido.pipelines import runs
 from kalido.pipelines.pseudonymise import assign_pseudonyms
 from kalido.policy import Policy
@@ -92,19 +91,6 @@ def _table_counts(con: duckdb.DuckDBPyConnection, catalog: str = "") -> dict[str
     ]
     prefix = f"{catalog}." if catalog else ""
     return {n: con.execute(f"select count(*) from {prefix}{n}").fetchone()[0] for n in names}
-
-
-def rebuild_database(path: Path) -> None:
-    """Copy the live rows of a DuckDB file into a fresh file and swap it in (physical deletion)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.rebuild")
-    tmp.unlink(missing_ok=True)
-    with duckdb.connect() as con:
-        attach(con, path, "old")
-        attach(con, tmp, "fresh", read_only=False)
-        con.execute("copy from database old to fresh")
-        con.execute("detach fresh")
-    replace_atomically(tmp, path)
-    path.with_name(path.name + ".wal").unlink(missing_ok=True)
 
 
 def _suppressed_new_identifiers(settings: Settings, secret: bytes) -> pa.Table:

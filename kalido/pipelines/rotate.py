@@ -7,8 +7,7 @@ import logging
 import pyarrow as pa
 
 from kalido.config import ConfigError, Settings
-from kalido.db import connect, run_sql
-from kalido.pipelines.purge import rebuild_database
+from kalido.db import connect, rebuild_database, run_sql
 from kalido.pseudonyms import pseudonym
 
 log = logging.getLogger(__name__)
