@@ -144,4 +144,11 @@ def in_fresh_process(fn, *args):
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["kalido.pipelines.nightly"])
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(fn, *args).result()
+        return pool.submit(_with_environment, dict(os.environ), fn, *args).result()
+
+
+def _with_environment(environment: dict, fn, *args):
+    # The fork server keeps the environment it started with; the caller's may have changed since.
+    os.environ.clear()
+    os.environ.update(environment)
+    return fn(*args)
