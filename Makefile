@@ -12,7 +12,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: help venv demo test lint airflow-db airflow-test bench clean docs-check
+.PHONY: help venv demo test lint airflow-db airflow-test bench purge clean docs-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -57,3 +57,6 @@ SIZE ?= S
 DAYS ?= 3
 bench: venv  ## per-stage time, rows/s and peak memory at SIZE=S|M|L over DAYS days, vs a DuckDB floor
 	$(BIN)/python -m kalido.bench --size $(SIZE) --days $(DAYS)
+
+purge: venv  ## erasures and retention as of $(DATE) on $(KALIDO_HOME) (default ./data)
+	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/kalido purge --date $(DATE)

@@ -2,11 +2,14 @@
 ### kalido_nightly
 
 The nightly personalisation pipeline for one logical date (the day just ended), one task per
-stage: **ingest** landing files into the restricted raw store → **pseudonymise** into staging →
-**gate** on consent, age and data-subject requests → **build_features** (views window, interests,
-similar products, recommendations, audience) → **validate** with the Great Expectations suites of
-`expectations/` (a failed critical expectation fails the task, so nothing is published) →
-**publish** the analyst warehouse and email feed.
+stage: **ingest** landing files into the restricted raw store → **purge** (erasure requests,
+suppression of erased subjects delivered again, retention rules; physical deletion) →
+**pseudonymise** into staging → **gate** on consent, age and data-subject requests →
+**build_features** (views window, interests, similar products, recommendations, audience) →
+**subject_access** (access/portability exports) → **validate** with the Great Expectations suites
+of `expectations/` (a failed critical expectation fails the task, so nothing is published) →
+**publish** the analyst warehouse and email feed → **check_requests** (fails when a data-subject
+request is overdue or failed).
 
 Wiring only: every task is one call into `kalido.pipelines.nightly.run_stage`, the same code the
 `kalido run` CLI runs. The pseudonym key comes from the Airflow Variable `kalido_pseudonym_key`
@@ -20,7 +23,17 @@ import pendulum
 from airflow.sdk import Variable, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-STAGES = ("ingest", "pseudonymise", "gate", "build_features", "validate", "publish")
+STAGES = (
+    "ingest",
+    "purge",
+    "pseudonymise",
+    "gate",
+    "build_features",
+    "subject_access",
+    "validate",
+    "publish",
+    "check_requests",
+)
 
 
 def _record_failure(context) -> None:

@@ -1,4 +1,4 @@
-"""The `kalido` command: generate, run, demo."""
+"""The `kalido` command: generate, run, demo, purge, rotate-key."""
 
 from __future__ import annotations
 
@@ -49,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--date", type=_date, required=True, dest="logical_date")
 
     commands.add_parser("demo", help="generate a sample landing zone and run the pipeline on it")
+
+    purge = commands.add_parser("purge", help="apply erasures and retention rules as of a date")
+    purge.add_argument("--date", type=_date, required=True, dest="logical_date")
+
+    commands.add_parser(
+        "rotate-key",
+        help="re-key the identity table to KALIDO_PSEUDONYM_KEY / KALIDO_PSEUDONYM_KEY_VERSION",
+    )
     return parser
 
 
@@ -86,18 +94,78 @@ def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
         for warning in quality["warnings"]:
             print(f"    warning {warning}")
     print(f"  feed      {publish['feed_rows']} rows for {publish['feed_recipients']} recipients")
+    if "purge" in stages:
+        _print_purge(stages["purge"])
+    if "check_requests" in stages or "requests" in record:
+        _print_requests(stages.get("check_requests") or record["requests"])
     print(f"warehouse:  {layout.warehouse}")
     print(f"email feed: {layout.email_feed / ('dt=' + record['logical_date'])}")
     if quality:
         print(f"data docs:  {layout.home / quality['data_docs']}")
 
 
+def _print_purge(purge: dict) -> None:
+    print(
+        f"  purge     erased {purge['erased_customers']}, suppressed "
+        f"{purge['suppressed_customers']}, expired {purge['expired_customers']} customers; "
+        f"rows removed {purge['rows_removed']}, files removed {purge['files_removed']}, "
+        f"rewritten {purge['files_rewritten']}, archived {purge['rows_archived']}"
+    )
+    print(f"  report    {purge['report']}")
+
+
+def _print_requests(status: dict) -> None:
+    print(
+        f"  requests  {status['requests']} logged, {status['open']} open, "
+        f"{status['completed']} completed; overdue {status['overdue']}, "
+        f"answered late {status['completed_late']}, failed {status['failed']}"
+    )
+    if status["attention"]:
+        print(f"  ATTENTION requests {', '.join(status['attention'][:20])}")
+
+
 def _run(logical_date: date) -> int:
+    from kalido.pipelines import runs
     from kalido.pipelines.nightly import run_nightly
+    from kalido.pipelines.requests import RequestsNeedAttention, request_status
 
     started = time.perf_counter()
-    record = run_nightly(logical_date)
-    _print_summary(record, Layout(default_home()), time.perf_counter() - started)
+    layout = Layout(default_home())
+    try:
+        record = run_nightly(logical_date)
+    except RequestsNeedAttention:
+        # Everything is published; the run fails so that late or failed requests get seen.
+        from kalido.pipelines.nightly import preflight
+
+        settings, _ = preflight()
+        record = max(runs.all_runs(layout), key=lambda r: r.get("started_at") or "")
+        record["requests"] = request_status(settings, logical_date, record["run_id"])
+        _print_summary(record, layout, time.perf_counter() - started)
+        return 1
+    _print_summary(record, layout, time.perf_counter() - started)
+    return 0
+
+
+def _purge(logical_date: date) -> int:
+    from kalido.pipelines.nightly import run_purge
+
+    record = run_purge(logical_date)
+    print(f"purge {record['run_id']}: {record['status']}")
+    _print_purge(record["stages"]["purge"])
+    return 0
+
+
+def _rotate_key() -> int:
+    from kalido.pipelines.nightly import preflight
+    from kalido.pipelines.rotate import rotate_key
+
+    settings, _ = preflight()
+    counts = rotate_key(settings)
+    print(
+        f"rotated to key version {counts['key_version']}: {counts['identifiers']} identifiers "
+        f"re-keyed, {counts['retired']} old pseudonyms retired; the next run publishes the "
+        "warehouse under the new key"
+    )
     return 0
 
 
@@ -153,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
             return _generate(args)
         if args.command == "run":
             return _run(args.logical_date)
+        if args.command == "purge":
+            return _purge(args.logical_date)
+        if args.command == "rotate-key":
+            return _rotate_key()
         return _demo()
     except ConfigError as exc:
         print(f"kalido: configuration error: {exc}", file=sys.stderr)

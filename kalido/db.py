@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import re
 import time
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -113,3 +115,45 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, read_only: bo
         raise ValueError("attach alias must be a plain identifier")
     literal = "'" + str(path).replace("'", "''") + "'"
     con.execute(f"attach {literal} as {alias}" + (" (read_only)" if read_only else ""))
+
+
+def rebuild_database(path: Path) -> None:
+    """Copy the live rows of a DuckDB file into a fresh file and swap it in.
+
+    Used for physical deletion (DELETE leaves the old bytes in the file) and to shed stale bytes:
+    DuckDB can write leftover buffer memory into the unused tail of a block, so a file written by
+    a process that read identifiers may hold some; the copy holds values only.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.rebuild")
+    tmp.unlink(missing_ok=True)
+    with duckdb.connect() as con:
+        attach(con, path, "old")
+        attach(con, tmp, "fresh", read_only=False)
+        con.execute("copy from database old to fresh")
+        con.execute("detach fresh")
+    replace_atomically(tmp, path)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+
+
+def rebuild_in_fresh_process(path: Path) -> None:
+    """rebuild_database in a newly spawned process, whose memory never held an identifier."""
+    in_fresh_process(rebuild_database, path)
+
+
+def in_fresh_process(fn, *args):
+    """fn(*args) in a new process whose memory never held an identifier.
+
+    Forked from a fork server that only imported the package (never opened a database), which is
+    much cheaper than spawning an interpreter per call.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["kalido.pipelines.nightly"])
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(_with_environment, dict(os.environ), fn, *args).result()
+
+
+def _with_environment(environment: dict, fn, *args):
+    # The fork server keeps the environment it started with; the caller's may have changed since.
+    os.environ.clear()
+    os.environ.update(environment)
+    return fn(*args)

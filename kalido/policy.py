@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
+import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -59,12 +62,90 @@ class EmailFeed:
     active_within_years: int
 
 
+CLOCKS = {
+    "last_activity",
+    "event",
+    "first_ad_grant",
+    "ingested",
+    "superseded",
+    "latest_order",
+    "completed",
+    "file_time",
+    "rebuilt",
+    "referenced",
+    "never",
+}
+UNTIMED_CLOCKS = {"rebuilt", "referenced", "never"}
+_PERIOD = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """An ISO-8601 calendar period (years, months, days)."""
+
+    years: int = 0
+    months: int = 0
+    days: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        match = _PERIOD.match(str(text))
+        if not match or not any(match.groups()):
+            raise ConfigError(f"policy: {text!r} is not an ISO-8601 period like P5Y, P13M, P30D")
+        return cls(*(int(g or 0) for g in match.groups()))
+
+    def before(self, moment: datetime) -> datetime:
+        """`moment` minus the period, in calendar terms (31 March - P1M = 28/29 February)."""
+        month_index = moment.year * 12 + moment.month - 1 - self.years * 12 - self.months
+        year, month = divmod(month_index, 12)
+        day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+        return moment.replace(year=year, month=month + 1, day=day) - timedelta(days=self.days)
+
+    def after(self, moment: datetime) -> datetime:
+        """`moment` plus the period (used for due dates)."""
+        month_index = moment.year * 12 + moment.month - 1 + self.years * 12 + self.months
+        year, month = divmod(month_index, 12)
+        day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+        return moment.replace(year=year, month=month + 1, day=day) + timedelta(days=self.days)
+
+
 @dataclass(frozen=True)
 class RetentionRule:
-    store: str
+    after: str
+    keep: Period | None
+    then: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.after not in CLOCKS:
+            raise ConfigError(f"policy: unknown retention clock {self.after}")
+        if (self.keep is None) != (self.after in UNTIMED_CLOCKS):
+            raise ConfigError(f"policy: retention clock {self.after} needs keep iff it is timed")
+
+
+@dataclass(frozen=True)
+class RetentionStore:
+    """One store the pipeline writes, with why it exists and when its content goes."""
+
+    name: str
+    location: str
+    table: str | None
+    personal_data: bool
     purpose: str
     legal_basis: str
-    keep: str
+    rules: tuple[RetentionRule, ...]
+
+    def __post_init__(self) -> None:
+        if self.legal_basis not in LEGAL_BASES:
+            raise ConfigError(f"policy: store {self.name} has unknown legal basis")
+        if not self.rules or not self.purpose.strip():
+            raise ConfigError(f"policy: store {self.name} needs a purpose and at least one rule")
+
+    def period(self, clock: str) -> Period:
+        """The period of this store's rule on `clock` (a ConfigError if it has none)."""
+        for rule in self.rules:
+            if rule.after == clock and rule.keep is not None:
+                return rule.keep
+        raise ConfigError(f"policy: store {self.name} has no rule on {clock}")
 
 
 @dataclass(frozen=True)
@@ -76,6 +157,13 @@ class Policy:
     profiling: Profiling
     email_feed: EmailFeed
     retention: MappingProxyType
+
+    @property
+    def request_due(self) -> Period:
+        return Period(months=self.request_due_months)
+
+    def store(self, name: str) -> RetentionStore:
+        return self.retention[name]
 
     def __post_init__(self) -> None:
         try:
@@ -90,6 +178,28 @@ class Policy:
             raise ConfigError("policy: profiling or email_feed names an undeclared purpose")
         if self.profiling.purpose != "personalisation":
             raise ConfigError("policy: profiling.purpose must be personalisation")
+
+
+def _store(name: str, spec: dict[str, Any]) -> RetentionStore:
+    rules = tuple(
+        RetentionRule(
+            after=str(rule["after"]),
+            keep=Period.parse(rule["keep"]) if "keep" in rule else None,
+            then=rule.get("then"),
+        )
+        for rule in spec["rules"]
+    )
+    if not isinstance(spec["personal_data"], bool):
+        raise ConfigError(f"policy: store {name}.personal_data must be true or false")
+    return RetentionStore(
+        name=name,
+        location=str(spec["location"]),
+        table=str(spec["table"]) if "table" in spec else None,
+        personal_data=spec["personal_data"],
+        purpose=str(spec["purpose"]),
+        legal_basis=str(spec["legal_basis"]),
+        rules=rules,
+    )
 
 
 def load_policy(path: Path | None = None) -> Policy:
@@ -120,10 +230,7 @@ def load_policy(path: Path | None = None) -> Policy:
             name: Purpose(name, spec["legal_basis"], spec.get("description", ""))
             for name, spec in raw["purposes"].items()
         }
-        retention = {
-            store: RetentionRule(store, spec["purpose"], spec["legal_basis"], str(spec["keep"]))
-            for store, spec in raw["retention"].items()
-        }
+        retention = {name: _store(name, spec) for name, spec in raw["retention"].items()}
         return Policy(
             business_timezone=str(raw["business_timezone"]),
             age_limit=_positive_int("policy", raw, "age_limit"),

@@ -38,7 +38,10 @@ def test_every_dag_imports_without_errors(airflow_env):
         "assert not bag.import_errors, bag.import_errors\n"
         "dag = bag.get_dag('kalido_nightly')\n"
         "assert dag.doc_md and [t.task_id for t in dag.tasks] == "
-        "['ingest', 'pseudonymise', 'gate', 'build_features', 'validate', 'publish']\n"
+        "['ingest', 'purge', 'pseudonymise', 'gate', 'build_features', 'subject_access',"
+        " 'validate', 'publish', 'check_requests']\n"
+        "retention = bag.get_dag('kalido_retention')\n"
+        "assert retention.doc_md and [t.task_id for t in retention.tasks] == ['purge']\n"
     )
     subprocess.run([sys.executable, "-c", code], env=airflow_env, check=True, cwd=ROOT)
 

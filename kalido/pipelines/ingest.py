@@ -261,7 +261,11 @@ def ingest(settings: Settings, policy: Policy, logical_date: date, run_id: str) 
             sha = _sha256(landing_file.path)
             identity = f"{landing_file.relative_path}\0{sha}".encode()
             file_id = token(hashlib.sha256(identity).hexdigest()[:24])
-            if run_sql(con, "ingest/ledger_has_file", {"file_id": file_id}).fetchone():
+            if run_sql(
+                con,
+                "ingest/ledger_has_file",
+                {"file_id": file_id, "path": landing_file.relative_path, "sha256": sha},
+            ).fetchone():
                 totals["files_already_ingested"] += 1
                 continue
             ledger = {

@@ -9,12 +9,15 @@ from collections.abc import Callable
 from datetime import date
 
 from kalido.config import ConfigError, Layout, Settings, default_home, load_settings
+from kalido.db import in_fresh_process
 from kalido.features import build_features
 from kalido.pipelines import runs
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
 from kalido.pipelines.pseudonymise import check_key, pseudonymise
 from kalido.pipelines.publish import publish
+from kalido.pipelines.purge import purge
+from kalido.pipelines.requests import answer_access_requests, check_requests
 from kalido.pipelines.validate import validate
 from kalido.policy import Policy, load_policy
 
@@ -23,11 +26,16 @@ log = logging.getLogger(__name__)
 Stage = Callable[[Settings, Policy, date, str], dict]
 STAGES: dict[str, Stage] = {
     "ingest": ingest,
+    # Erasures, suppression and retention before anything is derived from the data (see purge.py).
+    "purge": purge,
     "pseudonymise": pseudonymise,
     "gate": gate,
     "build_features": build_features,
+    "subject_access": answer_access_requests,
     "validate": validate,
     "publish": publish,
+    # Last: an overdue or failed request fails the run once everything is published.
+    "check_requests": check_requests,
 }
 
 
@@ -73,10 +81,29 @@ def run_nightly(logical_date: date, run_id: str | None = None) -> dict:
     """All stages in order; returns the run record."""
     settings, _ = preflight()
     run_id = run_id or runs.new_run_id(logical_date)
+    # One process per stage, as under Airflow: a stage that read identifiers (ingest, purge,
+    # subject_access) leaves no stale buffer memory for the next stage's DuckDB writes.
     for stage in STAGES:
         try:
-            run_stage(stage, logical_date, run_id)
+            in_fresh_process(run_stage, stage, logical_date, run_id)
         except Exception as exc:
             record_failure(logical_date, run_id, stage, exc)
             raise
     return runs.read_run(settings.layout, run_id)
+
+
+def run_purge(logical_date: date, run_id: str | None = None, key: str | None = None) -> dict:
+    """The purge alone (kalido purge, the kalido_retention DAG), recorded as a run of its own."""
+    settings, policy = preflight(key)
+    run_id = run_id or runs.new_run_id(logical_date).replace("cli__", "purge__", 1)
+    runs.start_run(settings.layout, run_id, logical_date)
+    started = time.perf_counter()
+    try:
+        counts = purge(settings, policy, logical_date, run_id)
+    except Exception as exc:
+        record_failure(logical_date, run_id, "purge", exc)
+        raise
+    runs.record_stage(
+        settings.layout, run_id, logical_date, "purge", counts, time.perf_counter() - started
+    )
+    return runs.finish_run(settings.layout, run_id, logical_date, "success")

@@ -8,7 +8,7 @@ from datetime import date
 import pyarrow as pa
 
 from kalido.config import ConfigError, Settings
-from kalido.db import attach, connect, run_sql
+from kalido.db import attach, connect, rebuild_in_fresh_process, run_sql
 from kalido.policy import Policy
 from kalido.pseudonyms import pseudonym
 from kalido.timewindow import day_end_utc
@@ -37,7 +37,7 @@ def check_key(settings: Settings) -> None:
         )
 
 
-def _assign_pseudonyms(settings: Settings) -> int:
+def assign_pseudonyms(settings: Settings) -> int:
     """Compute pseudonyms for identifiers first seen in this run (hashing only the new ones)."""
     with connect(settings.layout.raw_db) as con:
         run_sql(con, "ingest/create_raw_tables")
@@ -66,7 +66,7 @@ def _assign_pseudonyms(settings: Settings) -> int:
 
 def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
     """Rebuild the pseudonymised staging tables as of the logical date."""
-    new_ids = _assign_pseudonyms(settings)
+    new_ids = assign_pseudonyms(settings)
     work_db = settings.layout.work_db
     work_db.unlink(missing_ok=True)  # staging is derived: rebuilt whole, never patched
     with connect(work_db, timezone=policy.business_timezone) as con:
@@ -92,5 +92,8 @@ def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id:
                 "stg_products",
             )
         }
+    # This process read the restricted zone: the work file is re-copied by a fresh process so that
+    # no stale buffer bytes (DuckDB block tails) carry an identifier out of restricted/.
+    rebuild_in_fresh_process(work_db)
     log.info("pseudonymised: %s new identifiers, %s", new_ids, counts)
     return {"new_pseudonyms": new_ids, **counts}

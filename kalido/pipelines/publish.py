@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from kalido.config import Settings
-from kalido.db import attach, connect, replace_atomically, run_sql
+from kalido.db import attach, connect, rebuild_in_fresh_process, replace_atomically, run_sql
 from kalido.pipelines import runs
 from kalido.policy import Policy
 
@@ -82,6 +82,7 @@ def _build_warehouse(settings: Settings, policy: Policy, current_run: dict) -> P
         con.execute("detach work")
         con.execute("detach raw")
         con.execute("checkpoint")
+    rebuild_in_fresh_process(tmp)  # this process read restricted tables (see pseudonymise)
     replace_atomically(tmp, final)
     return final
 

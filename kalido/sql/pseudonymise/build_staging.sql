@@ -12,9 +12,12 @@ where domain = 'cookie' and key_version = $key_version;
 
 create or replace table stg_customers as
 with versions as (
+    -- Only the columns staging keeps: direct identifiers never enter this process's buffers,
+    -- whose stale memory DuckDB may write into unused block tails of the work database.
     select
         p.pid as user_pid,
-        c.*,
+        c.country, c.gender, c.birth_date, c.created_at, c.last_login_at, c.updated_at,
+        c.account_status,
         row_number() over (
             partition by p.pid
             order by c.updated_at desc, c._partition_date desc, c._file_id desc, c._row desc

@@ -54,3 +54,17 @@ create table pipeline_runs (
     stage_counts json, error varchar,
     warnings json  -- failed warning-level expectations of the run (names and counts only)
 );
+
+-- Data-subject requests and what was done (pseudonym, dates, counts per store; no identifier).
+create table request_log as
+select
+    request_id, type, purpose, customer_pid, received_at, due_on, completed_on, status,
+    rows_affected, note
+from raw.request_log
+order by received_at, request_id;
+
+-- What each purge removed per store (counts only).
+create table purge_log as
+select logical_date, run_id, store, rows_removed, files_removed, files_rewritten, rows_archived
+from raw.purge_log
+order by logical_date, run_id, store;

@@ -1,0 +1,453 @@
+"""Purge: erasures, resurrection suppression and retention, deleting physically in every store.
+
+Runs in the nightly run right after ingest (so an erasure received today is applied before anything
+is derived from the data) and on its own as `kalido purge --date D` / the kalido_retention DAG.
+DuckDB DELETE leaves the old bytes in the database file, so a database that lost rows is rebuilt
+into a new file and swapped in; landing and feed files are rewritten whole.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from kalido.config import ConfigError, Layout, Settings
+from kalido.db import attach, connect, rebuild_database, replace_atomically, run_sql
+from kalido.pipelines import runs
+from kalido.pipelines.pseudonymise import assign_pseudonyms
+from kalido.policy import Policy
+from kalido.rewrite import Needles, rewrite_feed_dir, rewrite_file
+from kalido.suppression import suppression_secret, suppression_tag
+from kalido.timewindow import day_end_utc
+
+log = logging.getLogger(__name__)
+
+REPORT_FIELDS = ("rows_removed", "files_removed", "files_rewritten", "rows_archived")
+# A customer expires as a whole (account, orders, consents, requests go together), and an expired
+# advertising cookie loses its events and its choices together: such rules must agree.
+SAME_PERIOD = (
+    (
+        ("raw_customers", "last_activity"),
+        ("raw_orders", "last_activity"),
+        ("raw_consents", "last_activity"),
+        ("raw_requests", "last_activity"),
+    ),
+    (("raw_browsing", "first_ad_grant"), ("raw_consents", "first_ad_grant")),
+)
+# Every timed (store, clock) rule this module enforces; a test holds it equal to the policy's.
+ENFORCED = {pair for group in SAME_PERIOD for pair in group} | {
+    ("landing_files", "ingested"),
+    ("raw_browsing", "event"),
+    ("raw_consents", "event"),
+    ("raw_quarantine", "ingested"),
+    ("raw_products", "superseded"),
+    ("ingest_ledger", "ingested"),
+    ("request_log", "completed"),
+    ("purge_log", "event"),
+    ("legal_archive", "latest_order"),
+    ("email_feeds", "file_time"),
+    ("subject_access_exports", "file_time"),
+    ("restricted_logs", "file_time"),
+    ("run_records", "file_time"),
+    ("purge_reports", "file_time"),
+    ("quality_results", "file_time"),
+    ("evaluation_outputs", "file_time"),
+}
+
+
+class Report:
+    """Per-store counts of what a purge removed (no personal data)."""
+
+    def __init__(self) -> None:
+        self.stores: dict[str, Counter] = defaultdict(Counter)
+
+    def add(self, store: str, **counts: int) -> None:
+        self.stores[store].update({k: v for k, v in counts.items() if v})
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        return {
+            store: {field: counts.get(field, 0) for field in REPORT_FIELDS}
+            for store, counts in sorted(self.stores.items())
+            if any(counts.values())
+        }
+
+
+def _table_counts(con: duckdb.DuckDBPyConnection, catalog: str = "") -> dict[str, int]:
+    names = [
+        r[0]
+        for r in con.execute(
+            "select table_name from duckdb_tables() where database_name = current_database()"
+            if not catalog
+            else "select table_name from duckdb_tables() where database_name = $c",
+            {"c": catalog} if catalog else None,
+        ).fetchall()
+    ]
+    prefix = f"{catalog}." if catalog else ""
+    return {n: con.execute(f"select count(*) from {prefix}{n}").fetchone()[0] for n in names}
+
+
+def _suppressed_new_identifiers(settings: Settings, secret: bytes) -> pa.Table:
+    """Identifiers delivered since the last pseudonym assignment whose tag is on the list."""
+    with connect(settings.layout.raw_db) as con:
+        run_sql(con, "ingest/create_raw_tables")
+        run_sql(con, "pseudonymise/create_identity_tables")
+        run_sql(con, "purge/create_tables")
+        new = run_sql(
+            con, "pseudonymise/new_identifiers", {"key_version": settings.key_version}
+        ).to_arrow_table()
+        domains, raw_ids = new.column("domain").to_pylist(), new.column("raw_id").to_pylist()
+        candidates = pa.table(  # noqa: F841 - read by DuckDB below
+            {
+                "domain": pa.array(domains, pa.string()),
+                "raw_id": pa.array(raw_ids, pa.string()),
+                "tag": [
+                    suppression_tag(secret, d, r) for d, r in zip(domains, raw_ids, strict=True)
+                ],
+            }
+        )
+        return con.execute(
+            "select c.domain, c.raw_id from candidates as c"
+            " inner join suppression_list as s on s.domain = c.domain and s.tag = c.tag"
+        ).to_arrow_table()
+
+
+def _since(policy: Policy, store: str, clock: str, cutoff: datetime) -> datetime:
+    for group in SAME_PERIOD:
+        if (store, clock) in group and len({policy.store(s).period(c) for s, c in group}) > 1:
+            raise ConfigError(
+                f"policy: the {clock} rules of {', '.join(s for s, _ in group)} differ"
+            )
+    return policy.store(store).period(clock).before(cutoff)
+
+
+def _purge_restricted(
+    settings: Settings, policy: Policy, logical_date: date, run_id: str, report: Report
+) -> dict:
+    layout = settings.layout
+    tz = policy.business_timezone
+    cutoff = day_end_utc(logical_date, tz)
+    secret = suppression_secret(layout)
+    suppressed = _suppressed_new_identifiers(settings, secret)  # noqa: F841 - read by DuckDB
+    assign_pseudonyms(settings)
+    archive_path = layout.restricted / "archive" / "legal_archive.duckdb"
+    with connect(archive_path) as con:
+        run_sql(con, "purge/archive_tables")
+    params = {
+        "key_version": settings.key_version,
+        "logical_date": logical_date,
+        "cutoff": cutoff,
+        "inactive_since": _since(policy, "raw_customers", "last_activity", cutoff),
+        "feed_purposes": list(policy.email_feed.required_purposes),
+    }
+    summary: dict = {}
+    with connect(layout.raw_db, timezone=tz) as con:
+        attach(con, archive_path, "archive", read_only=False)
+        con.execute("create or replace temp table suppressed_ids as select * from suppressed")
+        con.begin()
+        run_sql(
+            con,
+            "requests/log_pending",
+            {
+                **params,
+                "run_id": run_id,
+                "timezone": tz,
+                "due_months": policy.request_due_months,
+            },
+        )
+        run_sql(con, "requests/rectify", {**params, "run_id": run_id})
+        con.commit()
+        run_sql(con, "purge/targets", params)
+        before = _table_counts(con)
+        targets = dict(
+            con.execute("select reason, count(*) from target_customers group by reason").fetchall()
+        )
+        per_target = defaultdict(dict)
+        for pid, store, n_rows in run_sql(con, "purge/target_counts").fetchall():
+            per_target[pid][store] = n_rows
+        needles = _needles(con, "select domain, needle from target_needles")
+        feed_needles = Needles(
+            {
+                "customer": frozenset(
+                    r[0] for r in run_sql(con, "purge/feed_exclusions", params).fetchall()
+                )
+            }
+        )
+        files = run_sql(con, "purge/files_to_rewrite").fetchall()
+        tags = con.execute(
+            "select distinct domain, raw_id from target_ids"
+            " where reason in ('erasure', 'suppressed')"
+        ).fetchall()
+        archived_before = _table_counts(con, "archive")
+        run_sql(con, "purge/archive_targets", params)
+        archived_after = _table_counts(con, "archive")
+        con.begin()
+        run_sql(con, "purge/delete_targets")
+        _rewrite_landing(con, layout, files, needles, logical_date, report)
+        # Before the ledger's own retention: the ledger says which files were ingested when.
+        _expire_landing(
+            con, layout, _since(policy, "landing_files", "ingested", cutoff).date(), report
+        )
+        run_sql(
+            con,
+            "purge/retention_raw",
+            {
+                "browsing_since": _since(policy, "raw_browsing", "event", cutoff),
+                "ad_since": _since(policy, "raw_browsing", "first_ad_grant", cutoff),
+                "cookie_choice_since": _since(policy, "raw_consents", "event", cutoff),
+                "quarantine_since": _since(policy, "raw_quarantine", "ingested", cutoff).date(),
+                "superseded_before": _since(policy, "raw_products", "superseded", cutoff).date(),
+                "ledger_since": _since(policy, "ingest_ledger", "ingested", cutoff).date(),
+                "request_log_since": _since(policy, "request_log", "completed", cutoff).date(),
+                "purge_log_since": _since(policy, "purge_log", "event", cutoff).date(),
+            },
+        )
+        after = _table_counts(con)
+        for table, n_before in before.items():
+            report.add(table, rows_removed=n_before - after.get(table, 0))
+        for table, n_after in archived_after.items():
+            report.add("legal_archive", rows_archived=n_after - archived_before.get(table, 0))
+        _suppress(con, secret, tags, logical_date)
+        _complete_erasures(con, per_target, logical_date, run_id)
+        con.commit()
+        summary = {
+            "erased_customers": targets.get("erasure", 0),
+            "suppressed_customers": targets.get("suppressed", 0),
+            "expired_customers": targets.get("expired", 0),
+            "suppressed_identifiers": len(suppressed),
+        }
+    if any(report.stores[t]["rows_removed"] for t in before):
+        rebuild_database(layout.raw_db)
+    _purge_archive(policy, archive_path, cutoff, report)
+    summary["_needles"] = needles
+    summary["_feed_needles"] = feed_needles
+    return summary
+
+
+def _needles(con: duckdb.DuckDBPyConnection, sql: str) -> Needles:
+    found: dict[str, set[str]] = defaultdict(set)
+    for domain, needle in con.execute(sql).fetchall():
+        found[domain].add(needle)
+    return Needles({d: frozenset(v) for d, v in found.items()})
+
+
+def _rewrite_landing(con, layout: Layout, files, needles: Needles, logical_date, report) -> None:
+    for file_id, source, relative in files:
+        path = layout.landing / relative
+        if not path.exists():
+            continue
+        result = rewrite_file(path, source, needles)
+        if result.sha256 is None:
+            report.add("landing_files", rows_removed=result.rows_removed, files_removed=1)
+            con.execute(
+                "update ingest_ledger set removed_on = $d, rows_erased = rows_erased + $n"
+                " where file_id = $f",
+                {"d": logical_date, "n": result.rows_removed, "f": file_id},
+            )
+        elif result.rows_removed:
+            report.add("landing_files", rows_removed=result.rows_removed, files_rewritten=1)
+            con.execute(
+                "update ingest_ledger set sha256 = $s, size_bytes = $b, rewritten_on = $d,"
+                " rows_erased = rows_erased + $n where file_id = $f",
+                {
+                    "s": result.sha256,
+                    "b": result.size_bytes,
+                    "d": logical_date,
+                    "n": result.rows_removed,
+                    "f": file_id,
+                },
+            )
+
+
+def _expire_landing(con, layout: Layout, since: date, report: Report) -> None:
+    """Landing files ingested before `since` go (the raw tables hold their rows from then on)."""
+    rows = con.execute(
+        "select file_id, path from ingest_ledger where logical_date < $s and removed_on is null",
+        {"s": since},
+    ).fetchall()
+    for file_id, relative in rows:
+        path = layout.landing / relative
+        if path.exists():
+            path.unlink()
+            report.add("landing_files", files_removed=1)
+            _remove_empty_parents(path.parent, layout.landing)
+        con.execute(
+            "update ingest_ledger set removed_on = $d where file_id = $f",
+            {"d": since, "f": file_id},
+        )
+
+
+def _remove_empty_parents(folder: Path, root: Path) -> None:
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+def _suppress(con, secret: bytes, identifiers, logical_date: date) -> None:
+    entries = pa.table(  # noqa: F841 - read by DuckDB below
+        {
+            "domain": [d for d, _ in identifiers],
+            "tag": [suppression_tag(secret, d, r) for d, r in identifiers],
+        }
+    )
+    con.execute(
+        "insert or ignore into suppression_list select distinct domain, tag, $d from entries",
+        {"d": logical_date},
+    )
+
+
+def _complete_erasures(con, per_target: dict, logical_date: date, run_id: str) -> None:
+    """Close the erasure requests, and the open requests of everyone erased (nothing is left)."""
+    erased = con.execute("select distinct pid from target_customers where reason <> 'expired'")
+    for (pid,) in erased.fetchall():
+        con.execute(
+            "update request_log set status = 'completed', completed_on = $d, run_id = $r,"
+            " rows_affected = $rows,"
+            " note = case when type = 'erasure' then null else 'customer erased' end"
+            " where customer_pid = $p and status = 'open'",
+            {
+                "d": logical_date,
+                "r": run_id,
+                "rows": json.dumps(per_target.get(pid, {}), sort_keys=True),
+                "p": pid,
+            },
+        )
+
+
+def _purge_archive(policy: Policy, path: Path, cutoff: datetime, report: Report) -> None:
+    with connect(path) as con:
+        before = _table_counts(con)
+        run_sql(
+            con,
+            "purge/retention_archive",
+            {"archive_since": _since(policy, "legal_archive", "latest_order", cutoff)},
+        )
+        removed = sum(before.values()) - sum(_table_counts(con).values())
+    report.add("legal_archive", rows_removed=removed)
+    if removed:
+        rebuild_database(path)
+
+
+def _file_time(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+
+
+def _expire_by_mtime(root: Path, since: datetime, store: str, report: Report) -> None:
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and _file_time(path) < since:
+            path.unlink()
+            report.add(store, files_removed=1)
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _purge_files(
+    layout: Layout,
+    policy: Policy,
+    logical_date: date,
+    needles: Needles,
+    feed_needles: Needles,
+    report: Report,
+) -> None:
+    cutoff = day_end_utc(logical_date, policy.business_timezone)
+    # Email feeds: old ones go whole; the rest lose the rows of people who may no longer get them.
+    feed_root = layout.email_feed
+    if feed_root.is_dir():
+        feed_since = _since(policy, "email_feeds", "file_time", cutoff).date().isoformat()
+        for feed_dir in sorted(feed_root.glob("dt=*")):
+            if feed_dir.name.removeprefix("dt=") < feed_since:
+                shutil.rmtree(feed_dir)
+                report.add("email_feeds", files_removed=1)
+            else:
+                removed = rewrite_feed_dir(feed_dir, feed_needles)
+                report.add("email_feeds", rows_removed=removed, files_rewritten=int(bool(removed)))
+        complete = sorted(p.name.removeprefix("dt=") for p in feed_root.glob("dt=*"))
+        latest = feed_root / "LATEST"
+        if not complete:
+            latest.unlink(missing_ok=True)
+        elif latest.exists() and latest.read_text(encoding="utf-8").strip() not in complete:
+            tmp = feed_root / ".LATEST.tmp"
+            tmp.write_text(complete[-1] + "\n", encoding="utf-8")
+            replace_atomically(tmp, latest)
+    # Subject-access exports: gone after their period, and at once when the customer is erased.
+    access_root = layout.home / "exports" / "subject_access"
+    if access_root.is_dir():
+        access_since = _since(policy, "subject_access_exports", "file_time", cutoff)
+        for path in sorted(access_root.glob("*.json")):
+            export = json.loads(path.read_text(encoding="utf-8"))
+            generated = datetime.fromisoformat(export.get("generated_for", "1970-01-01"))
+            customer_id = (export.get("account") or {}).get("customer_id")
+            if generated < access_since or needles.matches("customer", customer_id):
+                path.unlink()
+                report.add("subject_access_exports", files_removed=1)
+    # Tracebacks can quote values: an erased person's go at once, the rest after their period.
+    logs = layout.restricted / "logs"
+    if logs.is_dir():
+        logs_since = _since(policy, "restricted_logs", "file_time", cutoff)
+        for path in sorted(logs.iterdir()):
+            if path.is_file() and (
+                _file_time(path) < logs_since
+                or needles.anywhere(path.read_text(encoding="utf-8", errors="replace"))
+            ):
+                path.unlink()
+                report.add("restricted_logs", files_removed=1)
+    if layout.runs.is_dir():
+        runs_since = _since(policy, "run_records", "file_time", cutoff).date().isoformat()
+        for path in sorted(layout.runs.glob("*.json")):
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if record.get("logical_date", "9999") < runs_since:
+                path.unlink()
+                report.add("run_records", files_removed=1)
+    reports = layout.home / "reports" / "purge"
+    if reports.is_dir():
+        reports_since = _since(policy, "purge_reports", "file_time", cutoff).date().isoformat()
+        for path in sorted(reports.glob("*.json")):
+            if path.name[:10] < reports_since:
+                path.unlink()
+                report.add("purge_reports", files_removed=1)
+    for store, folder in (("quality_results", "quality"), ("evaluation_outputs", "evaluation")):
+        since = _since(policy, store, "file_time", cutoff)
+        _expire_by_mtime(layout.home / folder, since, store, report)
+
+
+def purge(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
+    """Apply erasures, suppression and every retention rule as of the logical date."""
+    layout = settings.layout
+    report = Report()
+    summary = _purge_restricted(settings, policy, logical_date, run_id, report)
+    needles, feed_needles = summary.pop("_needles"), summary.pop("_feed_needles")
+    _purge_files(layout, policy, logical_date, needles, feed_needles, report)
+    stores = report.as_dict()
+    path = layout.home / "reports" / "purge" / f"{logical_date}__{runs.file_stem(run_id)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"logical_date": logical_date.isoformat(), "run_id": run_id, **summary}
+    path.write_text(json.dumps({**document, "stores": stores}, indent=2), encoding="utf-8")
+    with connect(layout.raw_db) as con:
+        con.execute("delete from purge_log where run_id = $r", {"r": run_id})
+        for store, counts in stores.items():
+            con.execute(
+                "insert into purge_log values ($d, $r, $s, $a, $b, $c, $e)",
+                {
+                    "d": logical_date,
+                    "r": run_id,
+                    "s": store,
+                    "a": counts["rows_removed"],
+                    "b": counts["files_removed"],
+                    "c": counts["files_rewritten"],
+                    "e": counts["rows_archived"],
+                },
+            )
+    totals = Counter()
+    for counts in stores.values():
+        totals.update(counts)
+    log.info("purged: %s", dict(totals))
+    return {**summary, **{f: totals.get(f, 0) for f in REPORT_FIELDS}, "report": str(path)}

@@ -1,0 +1,164 @@
+"""Data-subject requests after features are built: access exports and the overdue check.
+
+Erasure, objection, restriction and rectification are applied by the purge stage (before anything
+is derived); access and portability need the profile and recommendations, so they are answered
+here, before publish. `check_requests` runs last and fails the run when a request is overdue or
+failed, after the warehouse and feed are published.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import date
+
+from kalido.config import Settings
+from kalido.db import attach, connect, run_sql
+from kalido.pipelines import runs
+from kalido.policy import Policy
+
+log = logging.getLogger(__name__)
+
+ACCESS_SECTIONS = (
+    "account",
+    "consents",
+    "cookies",
+    "views",
+    "orders",
+    "interests",
+    "recommendations",
+    "processing",
+    "requests",
+)
+
+
+class RequestsNeedAttention(Exception):
+    """Some data-subject request is overdue or failed (the message holds ids and counts only)."""
+
+
+def _rows(con, table: str) -> list[dict]:
+    cursor = con.execute(f"select * from {table}")
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _policy_summary(policy: Policy) -> dict:
+    return {
+        "purposes": {
+            name: {"legal_basis": p.legal_basis, "description": p.description}
+            for name, p in policy.purposes.items()
+        },
+        "retention": {
+            store.name: {
+                "purpose": store.purpose,
+                "legal_basis": store.legal_basis,
+                "rules": [
+                    {"after": r.after, "keep": _period_text(r.keep), "then": r.then}
+                    for r in store.rules
+                ],
+            }
+            for store in policy.retention.values()
+            if store.personal_data
+        },
+    }
+
+
+def _period_text(period) -> str | None:
+    if period is None:
+        return None
+    parts = [(period.years, "Y"), (period.months, "M"), (period.days, "D")]
+    return "P" + "".join(f"{n}{unit}" for n, unit in parts if n)
+
+
+def _export(con, settings: Settings, policy: Policy, request: dict, logical_date: date) -> dict:
+    run_sql(
+        con,
+        "requests/subject_access",
+        {
+            "pid": request["customer_pid"],
+            "key_version": settings.key_version,
+            "max_views": policy.profiling.max_recent_views_per_user,
+        },
+    )
+    sections = {name: _rows(con, f"access_{name}") for name in ACCESS_SECTIONS}
+    account = sections.pop("account")
+    processing = sections.pop("processing")
+    return {
+        "request_id": request["request_id"],
+        "type": request["type"],
+        "generated_for": logical_date.isoformat(),
+        "account": account[0] if account else None,
+        "cookies": [row["cookie_id"] for row in sections.pop("cookies")],
+        "consents": sections.pop("consents"),
+        "recent_views": sections.pop("views"),
+        "orders": sections.pop("orders"),
+        "interest_profile": sections.pop("interests"),
+        "recommendations": sections.pop("recommendations"),
+        "processing": processing[0] if processing else None,
+        "requests": sections.pop("requests"),
+        "policy": _policy_summary(policy),
+    }
+
+
+def answer_access_requests(
+    settings: Settings, policy: Policy, logical_date: date, run_id: str
+) -> dict:
+    """Write exports/subject_access/<request_id>.json for open access/portability requests."""
+    layout = settings.layout
+    out = layout.home / "exports" / "subject_access"
+    written = 0
+    with connect(":memory:", timezone=policy.business_timezone) as con:
+        attach(con, layout.raw_db, "raw", read_only=False)
+        attach(con, layout.work_db, "work")
+        open_requests = _rows(
+            con,
+            "(select request_id, type, customer_pid from raw.request_log"
+            " where status = 'open' and type in ('access', 'portability') order by request_id)",
+        )
+        for request in open_requests:
+            document = _export(con, settings, policy, request, logical_date)
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / f"{runs.file_stem(request['request_id'])}.json"
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
+            os.replace(tmp, path)
+            con.execute(
+                "update raw.request_log set status = 'completed', completed_on = $d, run_id = $r,"
+                " rows_affected = $rows where request_id = $q",
+                {
+                    "d": logical_date,
+                    "r": run_id,
+                    "q": request["request_id"],
+                    "rows": json.dumps({"subject_access_exports": 1}),
+                },
+            )
+            written += 1
+    log.info("answered %s access requests", written)
+    return {"access_exports": written}
+
+
+def request_status(settings: Settings, logical_date: date, run_id: str) -> dict:
+    """Counts of the request log as of the logical date, and the ids that need attention."""
+    with connect(settings.layout.raw_db, read_only=True) as con:
+        run_sql(con, "requests/attention", {"logical_date": logical_date, "run_id": run_id})
+        counts = dict(
+            zip(
+                ("requests", "open", "completed", "overdue", "completed_late", "failed"),
+                con.execute("select * from request_counts").fetchone(),
+                strict=True,
+            )
+        )
+        attention = [r[0] for r in con.execute("select request_id from attention").fetchall()]
+    return {**counts, "attention": attention}
+
+
+def check_requests(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
+    """Fail the run (after publish) when a request is overdue, was answered late or failed."""
+    status = request_status(settings, logical_date, run_id)
+    if status["attention"]:
+        raise RequestsNeedAttention(
+            f"{status['overdue']} overdue, {status['completed_late']} answered late, "
+            f"{status['failed']} failed: {', '.join(status['attention'][:20])}"
+        )
+    return status

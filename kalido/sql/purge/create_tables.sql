@@ -1,0 +1,23 @@
+-- Erased subjects, as keyed tags under the non-rotating suppression secret: no raw identifier.
+create table if not exists suppression_list (
+    domain varchar not null, tag varchar not null, since date not null,
+    primary key (domain, tag)
+);
+-- Data-subject requests and what was done about them: no personal data (pseudonym, dates, counts).
+create table if not exists request_log (
+    request_id varchar primary key, type varchar not null, purpose varchar,
+    customer_pid varchar, key_version integer, received_at timestamp not null,
+    due_on date not null, completed_on date, status varchar not null,
+    rows_affected json, note varchar, run_id varchar not null
+);
+-- A landing file rewritten by an erasure keeps its file_id (the lineage of its raw rows); its new
+-- sha256 goes in the ledger so that ingest-once still knows it.
+alter table ingest_ledger add column if not exists rows_erased bigint default 0;
+alter table ingest_ledger add column if not exists rewritten_on date;
+alter table ingest_ledger add column if not exists removed_on date;
+-- What each purge removed, per store (counts only), published as the warehouse purge_log.
+create table if not exists purge_log (
+    logical_date date not null, run_id varchar not null, store varchar not null,
+    rows_removed bigint not null, files_removed bigint not null, files_rewritten bigint not null,
+    rows_archived bigint not null
+);

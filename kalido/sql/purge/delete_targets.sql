@@ -1,0 +1,34 @@
+-- Every row of the targets in the restricted zone (the file is rebuilt afterwards: DELETE alone
+-- leaves the old bytes in the database file).
+delete from raw_customers
+where customer_id in (select raw_id from target_ids where domain = 'customer');
+
+delete from raw_orders
+where customer_id in (select raw_id from target_ids where domain = 'customer');
+
+delete from raw_requests
+where customer_id in (select raw_id from target_ids where domain = 'customer');
+
+delete from raw_browsing
+where
+    customer_id in (select raw_id from target_ids where domain = 'customer')
+    or cookie_id in (select raw_id from target_ids where domain = 'cookie');
+
+delete from raw_consents
+where
+    (
+        subject_type = 'customer'
+        and subject_id in (select raw_id from target_ids where domain = 'customer')
+    )
+    or (
+        subject_type = 'cookie'
+        and subject_id in (select raw_id from target_ids where domain = 'cookie')
+    );
+
+delete from raw_quarantine where rowid in (select quarantine_row from target_quarantine);
+
+-- Every key version: an old version must not keep the link either.
+delete from id_pseudonyms
+where rowid in (
+    select p.rowid from id_pseudonyms as p inner join target_ids as t using (domain, raw_id)
+);
