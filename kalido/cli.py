@@ -1,4 +1,4 @@
-"""The `kalido` command: generate, run, demo."""
+"""The `kalido` command: generate, run, demo, import-events, evaluate."""
 
 from __future__ import annotations
 
@@ -49,6 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--date", type=_date, required=True, dest="logical_date")
 
     commands.add_parser("demo", help="generate a sample landing zone and run the pipeline on it")
+
+    imp = commands.add_parser(
+        "import-events", help="convert a public events log into a landing zone under OUT/landing"
+    )
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--out", type=Path, required=True)
+    imp.add_argument(
+        "--format",
+        default="auto",
+        choices=("auto", "retailrocket", "rees46", "diginetica", "uci", "sequences"),
+        help="default: recognised from the header",
+    )
+    imp.add_argument("--categories", type=Path, help="item;category map (e.g. DIGINETICA)")
+    imp.add_argument("--start-date", type=_date, default=date(2016, 1, 1), help="sequences only")
+    imp.add_argument("--days", type=_positive, default=90, help="sequences only: days spanned")
     return parser
 
 
@@ -111,6 +126,33 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_events(args: argparse.Namespace) -> int:
+    from kalido.importers import ImportFormatError, import_events
+    from kalido.policy import load_policy
+
+    try:
+        summary = import_events(
+            args.file,
+            args.out,
+            fmt=args.format,
+            categories=args.categories,
+            timezone=load_policy().business_timezone,
+            start=args.start_date,
+            days=args.days,
+        )
+    except (ImportFormatError, OSError) as exc:
+        print(f"kalido: import-events: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"imported {summary.format}: rows read {summary.rows_read}, skipped "
+        f"{summary.rows_skipped}; wrote {summary.files} files to {args.out / 'landing'} for "
+        f"{summary.first_day}..{summary.last_day}: "
+        + ", ".join(f"{source} {n}" for source, n in summary.rows.items())
+    )
+    print(f"next: kalido evaluate --home {args.out} --split-date <a day before {summary.last_day}>")
+    return 0
+
+
 def _demo() -> int:
     from kalido.generate import DEFAULT_END_DATE, generate_landing
 
@@ -143,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             return _generate(args)
         if args.command == "run":
             return _run(args.logical_date)
+        if args.command == "import-events":
+            return _import_events(args)
         return _demo()
     except ConfigError as exc:
         print(f"kalido: configuration error: {exc}", file=sys.stderr)
