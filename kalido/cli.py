@@ -64,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--categories", type=Path, help="item;category map (e.g. DIGINETICA)")
     imp.add_argument("--start-date", type=_date, default=date(2016, 1, 1), help="sequences only")
     imp.add_argument("--days", type=_positive, default=90, help="sequences only: days spanned")
+
+    ev = commands.add_parser(
+        "evaluate", help="offline evaluation of the recommender vs baselines on a temporal split"
+    )
+    ev.add_argument("--home", type=Path, required=True, help="a directory holding landing/")
+    ev.add_argument(
+        "--split-date", required=True, help="YYYY-MM-DD (local midnight) or an ISO timestamp"
+    )
+    ev.add_argument("--horizon", type=float, default=7.0, help="days after the split (default 7)")
     return parser
 
 
@@ -153,6 +162,27 @@ def _import_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from kalido.evaluation import evaluate, markdown, split_instant
+    from kalido.policy import load_policy
+
+    policy = load_policy()
+    try:
+        split_instant(args.split_date, policy.business_timezone)
+    except ValueError:
+        print(
+            "kalido: evaluate: --split-date must be YYYY-MM-DD or an ISO timestamp", file=sys.stderr
+        )
+        return 2
+    if not (args.home / "landing").is_dir() or args.horizon <= 0:
+        print("kalido: evaluate: --home must hold landing/ and --horizon be > 0", file=sys.stderr)
+        return 2
+    report = evaluate(args.home, args.split_date, args.horizon, policy)
+    print(markdown(report))
+    print(f"written: {args.home / 'evaluation' / 'report.md'} and report.json")
+    return 0
+
+
 def _demo() -> int:
     from kalido.generate import DEFAULT_END_DATE, generate_landing
 
@@ -187,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args.logical_date)
         if args.command == "import-events":
             return _import_events(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
         return _demo()
     except ConfigError as exc:
         print(f"kalido: configuration error: {exc}", file=sys.stderr)
