@@ -156,8 +156,33 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     score = total / (norm[lo] * norm[hi])
     src, dst = np.r_[lo, hi], np.r_[hi, lo]
     score = np.r_[score, score]
-    target_ok = catalogue.in_stock[dst]
-    src, dst, score = src[target_ok], dst[target_ok], score[target_ok]
+    # Lists are topped up with the most popular products of the same category (each seen by at
+    # least k distinct users, so no filler reveals one person), scored below any co-occurrence.
+    seen_by = np.diff(
+        sp.csr_matrix(
+            (np.ones(len(events.item)), (events.item, events.user)),
+            shape=(n_items, max(n_users, 1)),
+        ).indptr
+    )
+    eligible = np.flatnonzero(catalogue.in_stock & (seen_by >= params.min_users))
+    cat = catalogue.category
+    best = eligible[
+        _top_per_row(cat[eligible], popularity[eligible], eligible, params.per_product + 1)
+    ]
+    cat_indptr = np.r_[0, np.cumsum(np.bincount(cat[best], minlength=catalogue.n_categories))]
+    has_events = np.flatnonzero(popularity > 0)
+    owner, pos = _expand(cat_indptr, cat[has_events].astype(np.int64))
+    fill_src, fill_dst = has_events[owner].astype(np.int32), best[pos].astype(np.int32)
+    floor = score.min(initial=1.0) / 2.0
+    fill_score = floor * popularity[fill_dst] / max(popularity.max(initial=0.0), 1e-12)
+    src, dst = np.r_[src, fill_src], np.r_[dst, fill_dst]
+    score = np.r_[score, fill_score]
+    keep = (src != dst) & catalogue.in_stock[dst]
+    src, dst, score = src[keep], dst[keep], score[keep]
+    key = src.astype(np.int64) * n_items + dst
+    order = np.lexsort((-score, key))
+    first = order[_run_starts(key[order])]
+    src, dst, score = src[first], dst[first], score[first]
     top = _top_per_row(src, score, dst, params.per_product)
     src, dst, score = src[top], dst[top], score[top]
     indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n_items))].astype(np.int64)
