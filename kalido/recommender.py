@@ -265,6 +265,37 @@ def recommend(
     ]
     pop_scale = 1e-6 / max(popularity.max(initial=0.0), 1e-12)
 
+    def fallback(users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Popular products of each user's top category, then popular products overall."""
+        tc = top_category[users]
+        owner, pos = _expand(cat_indptr, np.maximum(tc, 0))
+        owner, pos = owner[tc[owner] >= 0], pos[tc[owner] >= 0]
+        u = np.r_[users[owner], np.repeat(users, len(global_top))]
+        i = np.r_[cat_items[pos], np.tile(global_top, len(users))].astype(np.int64)
+        s = np.r_[
+            2 * pop_scale * popularity[cat_items[pos]],
+            pop_scale * popularity[np.tile(global_top, len(users))],
+        ]
+        ok = ~np.isin(u * n_items + i, excluded)
+        return u[ok], i[ok], s[ok]
+
+    def _fill(u, i, r, s, first, last, make, per_user):
+        """Users with fewer than per_user products get fallback rows after their own."""
+        counts = np.bincount(u - first, minlength=last - first)
+        short = np.flatnonzero(counts < per_user) + first
+        if len(short) == 0:
+            return u, i, r, s
+        fu, fi, fs = make(short)
+        fs = fs * 1e-3 * s.min(initial=1.0) / max(fs.max(initial=0.0), 1e-300)
+        u2, i2 = np.r_[u, fu], np.r_[i, fi]
+        s2, r2 = np.r_[s, fs], np.r_[r, np.full(len(fu), -1, dtype=np.int64)]
+        key = u2 * n_items + i2
+        order = np.lexsort((-s2, key))
+        first_rows = order[_run_starts(key[order])]
+        u2, i2, s2, r2 = u2[first_rows], i2[first_rows], s2[first_rows], r2[first_rows]
+        top = _top_per_row(u2, s2, i2, per_user)
+        return u2[top], i2[top], r2[top], s2[top]
+
     out = []
     for first in range(0, n_users, USER_CHUNK):
         last = min(first + USER_CHUNK, n_users)
@@ -278,19 +309,6 @@ def recommend(
         cand_item = [sim.indices[pos], seeds]
         cand_score = [strength[owner] * sim.scores[pos], params.repeat_weight * strength]
         cand_reason = [seeds[owner], seeds]
-        # Fallbacks, scored far below any behavioural candidate.
-        chunk_users = np.arange(first, last, dtype=np.int64)
-        tc = top_category[chunk_users]
-        with_cat = chunk_users[tc >= 0]
-        owner, pos = _expand(cat_indptr, tc[tc >= 0])
-        cand_user += [with_cat[owner], np.repeat(chunk_users, len(global_top))]
-        fallback = np.r_[cat_items[pos], np.tile(global_top, len(chunk_users))]
-        cand_item += [cat_items[pos], np.tile(global_top, len(chunk_users))]
-        cand_score += [
-            2 * pop_scale * popularity[cat_items[pos]],
-            pop_scale * popularity[np.tile(global_top, len(chunk_users))],
-        ]
-        cand_reason += [np.full(len(fallback), -1, dtype=np.int64)]
         u = np.concatenate(cand_user)
         i = np.concatenate(cand_item).astype(np.int64)
         s = np.concatenate(cand_score)
@@ -323,6 +341,7 @@ def recommend(
         adjusted = total * np.power(params.diversity_decay, nth)
         top = _top_per_row(u, adjusted, i, params.per_user)
         u, i, r, adjusted = u[top], i[top], r[top], adjusted[top]
+        u, i, r, adjusted = _fill(u, i, r, adjusted, first, last, fallback, params.per_user)
         rank_starts = _run_starts(u)
         rank = np.arange(len(u)) - np.repeat(rank_starts, np.diff(np.r_[rank_starts, len(u)])) + 1
         out.append((u, i, adjusted, rank, r))
