@@ -12,7 +12,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: help venv demo test lint airflow-db airflow-test clean
+.PHONY: help venv demo test lint airflow-db airflow-test clean eval bench-recs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,3 +47,13 @@ clean:  ## remove the venv, local Airflow state and the demo data
 DATE ?= 2026-11-24
 airflow-test: airflow-db  ## airflow dags test kalido_nightly $(DATE) on $(KALIDO_HOME) (default ./data)
 	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/airflow dags test kalido_nightly $(DATE)
+
+EVAL_HOME ?= $(CURDIR)/data/eval-generated
+SPLIT ?= 2026-11-18
+HORIZON ?= 7
+eval: venv  ## offline evaluation (EVAL_HOME with landing/, default: a generated zone) vs baselines
+	@test -d $(EVAL_HOME)/landing || $(BIN)/kalido generate --days 21 --users 1500 --products 400 --bad-rate 0 --out $(EVAL_HOME)
+	$(BIN)/kalido evaluate --home $(EVAL_HOME) --split-date $(SPLIT) --horizon $(HORIZON)
+
+bench-recs: venv  ## recommender vs implicit ItemItem at 1M users x 100k products x 10M interactions
+	$(BIN)/python -m kalido.bench
