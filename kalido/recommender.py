@@ -170,9 +170,9 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
         _top_per_row(cat[eligible], popularity[eligible], eligible, params.per_product + 1)
     ]
     cat_indptr = np.r_[0, np.cumsum(np.bincount(cat[best], minlength=catalogue.n_categories))]
-    has_events = np.flatnonzero(popularity > 0)
-    owner, pos = _expand(cat_indptr, cat[has_events].astype(np.int64))
-    fill_src, fill_dst = has_events[owner].astype(np.int32), best[pos].astype(np.int32)
+    every = np.arange(n_items)
+    owner, pos = _expand(cat_indptr, cat.astype(np.int64))
+    fill_src, fill_dst = every[owner].astype(np.int32), best[pos].astype(np.int32)
     floor = score.min(initial=1.0) / 2.0
     fill_score = floor * popularity[fill_dst] / max(popularity.max(initial=0.0), 1e-12)
     src, dst = np.r_[src, fill_src], np.r_[dst, fill_dst]
@@ -255,8 +255,11 @@ def recommend(
     )
     popularity = np.where(catalogue.in_stock, popularity, -1.0)
     stock = np.flatnonzero(catalogue.in_stock)
+    depth = params.per_user + int(np.bincount(excluded // n_items).max(initial=0))
+    # Deep enough that a user's recent purchases cannot empty it.
+    depth = params.per_user + int(np.bincount(excluded // n_items).max(initial=0))
     global_top = stock[
-        _top_per_row(np.zeros(len(stock), np.int32), popularity[stock], stock, params.per_user)
+        _top_per_row(np.zeros(len(stock), np.int32), popularity[stock], stock, depth)
     ]
     by_category = _top_per_row(cat_of[stock], popularity[stock], stock, params.per_user)
     cat_items = stock[by_category]
