@@ -118,7 +118,7 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     weight = event_weights(events.kind, events.age_days, params)
     item, group, user = events.item, events.group, events.user
     # A re-view of the same product in a row adds no pair.
-    keep = np.r_[True, (group[1:] != group[:-1]) | (item[1:] != item[:-1])]
+    keep = np.r_[True, (group[1:] != group[:-1]) | (item[1:] != item[:-1])][: len(item)]
     item, group, user, weight = item[keep], group[keep], user[keep], weight[keep]
     keys, pair_weights = [], []
     for step in range(1, params.session_window + 1):
