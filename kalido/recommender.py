@@ -14,7 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 
 VIEW, CART, ORDER = 0, 1, 2
-USER_CHUNK = 65_536  # users scored together: bounds the candidate arrays' memory
+USER_CHUNK = 16_384  # users scored together: bounds the candidate arrays' memory
+PROFILE_CELLS = 1 << 24  # users × categories of the dense affinity slice
 
 
 @dataclass(frozen=True)
@@ -189,22 +190,91 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     return Similarity(indptr=indptr, indices=dst.astype(np.int32), scores=score)
 
 
-def _history(history: Interactions, params: RecParams) -> sp.csr_matrix:
-    """User × product recency-weighted signal, summed per pair (sparse)."""
-    weight = event_weights(history.kind, history.age_days, params)
-    matrix = sp.csr_matrix(
-        (weight, (history.user, history.item)), shape=(history.n_users, history.n_items)
-    )
-    matrix.sum_duplicates()
-    return matrix
-
-
 def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each row r in `rows`: (index into `rows`, position in the CSR data) of its entries."""
     counts = indptr[rows + 1] - indptr[rows]
     owner = np.repeat(np.arange(len(rows)), counts)
     offset = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
     return owner, indptr[rows][owner] + offset
+
+
+def _csr(rows, cols, values, shape) -> sp.csr_matrix:
+    """A canonical CSR (duplicates summed, column indices sorted within rows)."""
+    matrix = sp.csr_matrix((values, (rows, cols)), shape=shape)
+    matrix.sum_duplicates()
+    return matrix
+
+
+def _keep_entries(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    """The entries where `keep` is true (row order and column order preserved)."""
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))[keep]
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=matrix.shape[0]))]
+    return sp.csr_matrix(
+        (matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape, copy=False
+    )
+
+
+def _top_entries(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Each row's k largest entries (ties: lower column first); only long rows are sorted."""
+    counts = np.diff(matrix.indptr)
+    long_rows = np.flatnonzero(counts > k)
+    if len(long_rows) == 0:
+        return matrix
+    keep = np.ones(matrix.nnz, dtype=bool)
+    owner, pos = _expand(matrix.indptr, long_rows)
+    keep[pos] = False
+    best = _top_per_row(owner, matrix.data[pos], matrix.indices[pos], k)
+    keep[pos[best]] = True
+    return _keep_entries(matrix, keep)
+
+
+def _padded(matrix: sp.csr_matrix, fill: float) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, values) of each row left-aligned in 2-D arrays; padding column -1, value fill."""
+    counts = np.diff(matrix.indptr)
+    width = int(counts.max(initial=0))
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    slot = np.arange(matrix.nnz) - matrix.indptr[rows]
+    cols = np.full((matrix.shape[0], width), -1, dtype=np.int64)
+    values = np.full((matrix.shape[0], width), fill)
+    cols[rows, slot] = matrix.indices
+    values[rows, slot] = matrix.data
+    return cols, values
+
+
+def _above_kth(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Entries at least as large as their row's k-th largest (so ties may keep a few more)."""
+    counts = np.diff(matrix.indptr)
+    long_rows = np.flatnonzero(counts > k)
+    if len(long_rows) == 0:
+        return matrix
+    _, values = _padded(matrix[long_rows], -np.inf)
+    width = values.shape[1]
+    threshold = np.full(matrix.shape[0], -np.inf)
+    threshold[long_rows] = np.partition(values, width - k, axis=1)[:, width - k]
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    return _keep_entries(matrix, matrix.data >= threshold[rows])
+
+
+def _sorted_rows(cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row ordered by value desc, then column asc."""
+    order = np.lexsort((cols, -values), axis=1)
+    return np.take_along_axis(cols, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def _nth_of_group(groups: np.ndarray) -> np.ndarray:
+    """For each cell, how many cells to its left in the same row share its group."""
+    n, width = groups.shape
+    if width == 0:
+        return np.zeros_like(groups)
+    order = np.argsort(groups, axis=1, kind="stable")
+    ordered = np.take_along_axis(groups, order, axis=1)
+    position = np.broadcast_to(np.arange(width), (n, width))
+    new_run = np.ones((n, width), dtype=bool)
+    new_run[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    run_start = np.maximum.accumulate(np.where(new_run, position, 0), axis=1)
+    nth = np.empty_like(groups)
+    np.put_along_axis(nth, order, position - run_start, axis=1)
+    return nth
 
 
 def recommend(
@@ -215,140 +285,69 @@ def recommend(
 ) -> Recommendations:
     """`per_user` products per user (every user code in range), with a reason each.
 
-    Candidates: neighbours of the user's strongest recent products (recency × similarity) and the
-    products the user viewed lately, boosted by the user's category affinity; then popular
-    products of the user's top category, then popular products overall, so lists are full.
-    Nothing bought in the last `exclude_bought_days` days, nothing out of stock; a soft diversity
-    penalty keeps one category from filling a list.
+    Scores = the user's strongest recent products (recency-weighted, sparse user × product)
+    times the sparse top-K similarity, plus the products the user viewed lately, boosted by
+    the user's category affinity; then popular products of the user's top category, then popular
+    products overall, so lists are full. Nothing bought in the last `exclude_bought_days` days,
+    nothing out of stock; a soft diversity penalty keeps one category from filling a list. The
+    `because_viewed` reason is looked up only for the final products.
     """
-    n_users, n_items = history.n_users, history.n_items
+    n_users, n_items, n_cats = history.n_users, history.n_items, catalogue.n_categories
     if n_users == 0:
         empty = np.zeros(0, dtype=np.int32)
         return Recommendations(empty, empty, np.zeros(0), empty, empty, empty)
-    signal = _history(history, params)
-    bought = history.kind == ORDER
-    recent = bought & (history.age_days <= params.exclude_bought_days)
-    excluded = np.unique(history.user[recent].astype(np.int64) * n_items + history.item[recent])
-    # Category affinity per user, scaled to 1 for the user's top category.
-    cat_of = catalogue.category
-    signal_rows = np.repeat(np.arange(n_users), np.diff(signal.indptr))
-    profile = sp.csr_matrix(
-        (signal.data, (signal_rows, cat_of[signal.indices])),
-        shape=(n_users, catalogue.n_categories),
+    weight = event_weights(history.kind, history.age_days, params)
+    signal = _csr(history.user, history.item, weight, (n_users, n_items))
+    seeds = _top_entries(signal, params.history_items)
+    in_stock = catalogue.in_stock
+    repeat = seeds.copy()
+    repeat.data = repeat.data * (params.repeat_weight * in_stock[repeat.indices])
+    similar = sp.csr_matrix((sim.scores, sim.indices, sim.indptr), shape=(n_items, n_items)).tocsr()
+    similar.sum_duplicates()
+    similar = _keep_entries(similar, in_stock[similar.indices])
+    bought = (history.kind == ORDER) & (history.age_days <= params.exclude_bought_days)
+    excluded = _csr(
+        history.user[bought], history.item[bought], np.ones(int(bought.sum())), signal.shape
     )
-    profile.sum_duplicates()
-    profile_rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(profile.indptr))
-    top_max = np.ones(n_users)
-    has = np.diff(profile.indptr) > 0
-    if profile.nnz:
-        top_max[has] = np.maximum.reduceat(profile.data, profile.indptr[:-1][has])
-    profile_keys = profile_rows * catalogue.n_categories + profile.indices
-    profile_aff = profile.data / top_max[profile_rows]
-    top_category = np.full(n_users, -1, dtype=np.int64)
-    best = _top_per_row(profile_rows, profile.data, profile.indices, 1)
-    top_category[profile_rows[best]] = profile.indices[best]
-    # Popularity for fallbacks: recency-weighted, in-stock only.
-    popularity = np.bincount(
-        history.item,
-        weights=event_weights(history.kind, history.age_days, params),
-        minlength=n_items,
-    )
-    popularity = np.where(catalogue.in_stock, popularity, -1.0)
-    stock = np.flatnonzero(catalogue.in_stock)
-    depth = params.per_user + int(np.bincount(excluded // n_items).max(initial=0))
-    # Deep enough that a user's recent purchases cannot empty it.
-    depth = params.per_user + int(np.bincount(excluded // n_items).max(initial=0))
+    excluded.data[:] = 1.0
+    cat_of = catalogue.category.astype(np.int64)
+    profile = (
+        signal @ _csr(np.arange(n_items), cat_of, np.ones(n_items), (n_items, n_cats))
+    ).tocsr()
+    # Fallbacks: recency-weighted popularity of in-stock products, per category and overall;
+    # the overall list is deep enough that a user's own and recently bought products cannot
+    # empty it.
+    popularity = np.bincount(history.item, weights=weight, minlength=n_items)
+    stock = np.flatnonzero(in_stock)
+    depth = params.per_user + int(np.diff(excluded.indptr).max(initial=0))
     global_top = stock[
         _top_per_row(np.zeros(len(stock), np.int32), popularity[stock], stock, depth)
     ]
-    by_category = _top_per_row(cat_of[stock], popularity[stock], stock, params.per_user)
-    cat_items = stock[by_category]
-    cat_indptr = np.r_[
-        0, np.cumsum(np.bincount(cat_of[cat_items], minlength=catalogue.n_categories))
+    cat_top = stock[_top_per_row(cat_of[stock], popularity[stock], stock, params.per_user)]
+    in_cat_top = np.zeros(n_items, dtype=bool)
+    in_cat_top[cat_top] = True
+    cat_indptr = np.r_[0, np.cumsum(np.bincount(cat_of[cat_top], minlength=n_cats))]
+    cat_width = int(np.diff(cat_indptr).max(initial=0))
+    cat_lists = np.full((n_cats, cat_width), -1, dtype=np.int64)
+    cat_rows = np.repeat(np.arange(n_cats), np.diff(cat_indptr))
+    cat_lists[cat_rows, np.arange(len(cat_top)) - cat_indptr[cat_rows]] = cat_top
+    fallback = (popularity, global_top, in_cat_top, cat_lists, cat_of)
+    chunk = max(1, min(USER_CHUNK, PROFILE_CELLS // max(n_cats, 1)))
+    parts = [
+        _recommend_chunk(
+            slice(first, min(first + chunk, n_users)),
+            seeds,
+            repeat,
+            similar,
+            excluded,
+            profile,
+            cat_of,
+            fallback,
+            params,
+        )
+        for first in range(0, n_users, chunk)
     ]
-    pop_scale = 1e-6 / max(popularity.max(initial=0.0), 1e-12)
-
-    def fallback(users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Popular products of each user's top category, then popular products overall."""
-        tc = top_category[users]
-        owner, pos = _expand(cat_indptr, np.maximum(tc, 0))
-        owner, pos = owner[tc[owner] >= 0], pos[tc[owner] >= 0]
-        u = np.r_[users[owner], np.repeat(users, len(global_top))]
-        i = np.r_[cat_items[pos], np.tile(global_top, len(users))].astype(np.int64)
-        s = np.r_[
-            2 * pop_scale * popularity[cat_items[pos]],
-            pop_scale * popularity[np.tile(global_top, len(users))],
-        ]
-        ok = ~np.isin(u * n_items + i, excluded)
-        return u[ok], i[ok], s[ok]
-
-    def _fill(u, i, r, s, first, last, make, per_user):
-        """Users with fewer than per_user products get fallback rows after their own."""
-        counts = np.bincount(u - first, minlength=last - first)
-        short = np.flatnonzero(counts < per_user) + first
-        if len(short) == 0:
-            return u, i, r, s
-        fu, fi, fs = make(short)
-        fs = fs * 1e-3 * s.min(initial=1.0) / max(fs.max(initial=0.0), 1e-300)
-        u2, i2 = np.r_[u, fu], np.r_[i, fi]
-        s2, r2 = np.r_[s, fs], np.r_[r, np.full(len(fu), -1, dtype=np.int64)]
-        key = u2 * n_items + i2
-        order = np.lexsort((-s2, key))
-        first_rows = order[_run_starts(key[order])]
-        u2, i2, s2, r2 = u2[first_rows], i2[first_rows], s2[first_rows], r2[first_rows]
-        top = _top_per_row(u2, s2, i2, per_user)
-        return u2[top], i2[top], r2[top], s2[top]
-
-    out = []
-    for first in range(0, n_users, USER_CHUNK):
-        last = min(first + USER_CHUNK, n_users)
-        block = signal[first:last]
-        users = np.repeat(np.arange(first, last, dtype=np.int64), np.diff(block.indptr))
-        seeds, strength = block.indices, block.data
-        keep = _top_per_row(users, strength, seeds, params.history_items)
-        users, seeds, strength = users[keep], seeds[keep], strength[keep]
-        owner, pos = _expand(sim.indptr, seeds)
-        cand_user = [users[owner], users]
-        cand_item = [sim.indices[pos], seeds]
-        cand_score = [strength[owner] * sim.scores[pos], params.repeat_weight * strength]
-        cand_reason = [seeds[owner], seeds]
-        u = np.concatenate(cand_user)
-        i = np.concatenate(cand_item).astype(np.int64)
-        s = np.concatenate(cand_score)
-        r = np.concatenate(cand_reason).astype(np.int64)
-        key = u * n_items + i
-        ok = catalogue.in_stock[i] & ~np.isin(key, excluded)
-        key, u, i, s, r = key[ok], u[ok], i[ok], s[ok], r[ok]
-        # One row per (user, product): scores add up; the reason is the strongest contribution.
-        order = np.lexsort((-s, key))
-        key, u, i, s, r = key[order], u[order], i[order], s[order], r[order]
-        starts = _run_starts(key)
-        total = np.add.reduceat(s, starts) if len(starts) else s
-        u, i, r = u[starts], i[starts], r[starts]
-        cat = cat_of[i].astype(np.int64)
-        pk = u * catalogue.n_categories + cat
-        aff = np.zeros(len(pk))
-        if len(profile_keys):
-            at = np.minimum(np.searchsorted(profile_keys, pk), len(profile_keys) - 1)
-            found = profile_keys[at] == pk
-            aff[found] = profile_aff[at[found]]
-        total = total * (1.0 + params.profile_weight * aff)
-        # Soft diversity: the n-th product of a category in a user's ranking counts decay^n.
-        top = _top_per_row(u, total, i, 3 * params.per_user)
-        u, i, r, total, cat = u[top], i[top], r[top], total[top], cat[top]
-        within = np.lexsort((np.arange(len(u)), cat, u))
-        seq_starts = _run_starts((u * catalogue.n_categories + cat)[within])
-        nth = np.empty(len(u), dtype=np.int64)
-        run_of = np.repeat(seq_starts, np.diff(np.r_[seq_starts, len(within)]))
-        nth[within] = np.arange(len(within)) - run_of
-        adjusted = total * np.power(params.diversity_decay, nth)
-        top = _top_per_row(u, adjusted, i, params.per_user)
-        u, i, r, adjusted = u[top], i[top], r[top], adjusted[top]
-        u, i, r, adjusted = _fill(u, i, r, adjusted, first, last, fallback, params.per_user)
-        rank_starts = _run_starts(u)
-        rank = np.arange(len(u)) - np.repeat(rank_starts, np.diff(np.r_[rank_starts, len(u)])) + 1
-        out.append((u, i, adjusted, rank, r))
-    u, i, s, rank, r = (np.concatenate(parts) for parts in zip(*out, strict=True))
+    u, i, s, rank, r = (np.concatenate(columns) for columns in zip(*parts, strict=True))
     return Recommendations(
         user=u.astype(np.int32),
         item=i.astype(np.int32),
@@ -357,3 +356,131 @@ def recommend(
         reason_item=r.astype(np.int32),
         reason_category=cat_of[i].astype(np.int32),
     )
+
+
+def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, fallback, params):
+    """Flat (user, item, score, rank, reason item) rows of one slice of users."""
+    per_user, n_cats = params.per_user, profile.shape[1]
+    first = users.start
+    block = seeds[users]
+    scores = (block @ similar + repeat[users]).tocsr()
+    scores.sum_duplicates()
+    scores = scores - scores.multiply(excluded[users])
+    scores.eliminate_zeros()
+    scores.sort_indices()
+    # Category affinity, 1 for the user's top category; dense per slice of users.
+    affinity = profile[users].toarray()
+    top_affinity = affinity.max(axis=1)
+    top_category = np.where(top_affinity > 0, affinity.argmax(axis=1), -1)
+    affinity /= np.maximum(top_affinity, 1e-300)[:, None]
+    rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+    scores.data = scores.data * (
+        1.0 + params.profile_weight * affinity[rows, cat_of[scores.indices]]
+    )
+    del affinity, rows
+    # Candidates: the best 3 × per_user, ordered; then the n-th product of a category in a
+    # user's ranking counts decay^n.
+    # Columns come in ascending order, so a stable sort on the score breaks ties by product.
+    items, values = _padded(_above_kth(scores, 3 * per_user), -np.inf)
+    order = np.argsort(-values, axis=1, kind="stable")[:, : 3 * per_user]
+    items, values = np.take_along_axis(items, order, 1), np.take_along_axis(values, order, 1)
+    categories = np.where(items >= 0, cat_of[np.maximum(items, 0)], n_cats)
+    values = values * np.power(params.diversity_decay, _nth_of_group(categories))
+    items, values = _sorted_rows(items, values)
+    items, values = items[:, :per_user], values[:, :per_user]
+    reasons = _reasons(block, similar, items, params.repeat_weight)
+    own = items >= 0
+    floor = 1e-3 * values[own].min(initial=1.0)
+    items, values, reasons = _fill(
+        items, values, reasons, own, excluded[users], top_category, fallback, floor, per_user
+    )
+    valid = items >= 0
+    rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
+    user = np.broadcast_to(np.arange(first, users.stop)[:, None], items.shape)
+    return user[valid], items[valid], values[valid], rank[valid], reasons[valid]
+
+
+def _reasons(block: sp.csr_matrix, similar: sp.csr_matrix, items: np.ndarray, repeat_weight):
+    """For each recommended product, the user's recent product that contributed most to it.
+
+    Ties go to the lower product id (seeds come in column order).
+    """
+    seed_items, seed_strength = _padded(block, 0.0)
+    n, width = items.shape
+    pairs = (seed_items >= 0)[:, :, None] & (items >= 0)[:, None, :]
+    seed = np.broadcast_to(seed_items[:, :, None], pairs.shape)
+    target = np.broadcast_to(items[:, None, :], pairs.shape)
+    link = np.zeros(pairs.shape)
+    if pairs.any():
+        link[pairs] = np.asarray(similar[seed[pairs], target[pairs]]).ravel()
+    link += repeat_weight * (seed == target)
+    contribution = seed_strength[:, :, None] * link
+    strongest = contribution.argmax(axis=1) if seed_items.shape[1] else np.zeros((n, width), int)
+    reason = np.take_along_axis(seed_items, strongest, axis=1) if seed_items.shape[1] else None
+    found = np.take_along_axis(contribution, strongest[:, None, :], axis=1)[:, 0, :] > 0
+    return np.where(found, reason, -1) if reason is not None else np.full((n, width), -1)
+
+
+def _fill(items, values, reasons, own, excluded, top_category, fallback, floor, per_user):
+    """Lists shorter than per_user get popular products of the user's top category, then overall.
+
+    Top-category products count double; nothing already listed, bought lately or twice. The
+    overall list is read only as deep as a user needs: 2 × per_user first, deeper for the few
+    users whose purchases and own products use that up.
+    """
+    popularity, global_top, in_cat_top, cat_lists, cat_of = fallback
+    counts = own.sum(axis=1)
+    short = np.flatnonzero(counts < per_user)
+    if len(short) == 0 or len(global_top) == 0:
+        return items, values, reasons
+    if items.shape[1] < per_user:
+        own = np.pad(own, ((0, 0), (0, per_user - items.shape[1])))
+        pad = per_user - items.shape[1]
+        items = np.pad(items, ((0, 0), (0, pad)), constant_values=-1)
+        values = np.pad(values, ((0, 0), (0, pad)), constant_values=-np.inf)
+        reasons = np.pad(reasons, ((0, 0), (0, pad)), constant_values=-1)
+    mine = np.where(own[short], items[short], -1)
+    rows, cols = np.nonzero(mine >= 0)
+    shape = (len(short), len(popularity))
+    taken = excluded[short] + _csr(rows, mine[rows, cols], np.ones(len(rows)), shape)
+    top = max(float(popularity.max(initial=0.0)) * 2.0, 1e-300)
+    todo, depth = np.arange(len(short)), 2 * per_user
+    while len(todo):
+        user = short[todo]
+        top_cat = top_category[user]
+        from_cat = np.where(top_cat[:, None] >= 0, cat_lists[np.maximum(top_cat, 0)], -1)
+        overall = np.broadcast_to(global_top[:depth], (len(todo), min(depth, len(global_top))))
+        # A product of the top category's list comes once, as such.
+        overall = np.where(in_cat_top[overall] & (cat_of[overall] == top_cat[:, None]), -1, overall)
+        candidates = np.concatenate([from_cat, overall], axis=1)
+        score = np.where(candidates >= 0, popularity[np.maximum(candidates, 0)], -np.inf)
+        score[:, : from_cat.shape[1]] *= 2.0
+        score[(candidates < 0) | (_lookup(taken[todo], candidates) > 0)] = -np.inf
+        need = per_user - counts[user]
+        # Anything deeper in the overall list ranks below enough valid candidates of this one.
+        enough = np.isfinite(score[:, from_cat.shape[1] :]).sum(axis=1) >= need
+        done = enough | (depth >= len(global_top))
+        candidates, score = _sorted_rows(np.where(np.isfinite(score), candidates, -1), score)
+        slot = np.arange(per_user)[None, :] - counts[user][:, None]
+        take = (slot >= 0) & (slot < need[:, None]) & (slot < candidates.shape[1]) & done[:, None]
+        pick = np.where(take, slot, 0)
+        chosen = np.take_along_axis(candidates, pick, axis=1)
+        chosen_score = np.take_along_axis(score, pick, axis=1)
+        take &= chosen >= 0
+        rows = np.broadcast_to(user[:, None], take.shape)[take]
+        cols = np.broadcast_to(np.arange(per_user), take.shape)[take]
+        items[rows, cols] = chosen[take]
+        values[rows, cols] = floor * np.maximum(chosen_score[take], 0.0) / top
+        reasons[rows, cols] = -1
+        todo, depth = todo[~done], depth * 4
+    return items, values, reasons
+
+
+def _lookup(matrix: sp.csr_matrix, cols: np.ndarray) -> np.ndarray:
+    """matrix[r, cols[r, j]] for every cell (0 where cols < 0)."""
+    found = cols >= 0
+    rows = np.broadcast_to(np.arange(cols.shape[0])[:, None], cols.shape)
+    out = np.zeros(cols.shape)
+    if found.any():
+        out[found] = np.asarray(matrix[rows[found], cols[found]]).ravel()
+    return out
