@@ -403,22 +403,26 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
 def _reasons(block: sp.csr_matrix, similar: sp.csr_matrix, items: np.ndarray, repeat_weight):
     """For each recommended product, the user's recent product that contributed most to it.
 
-    Ties go to the lower product id (seeds come in column order).
+    Ties go to the lower product id (a user's seeds come in column order).
     """
     seed_items, seed_strength = _padded(block, 0.0)
-    n, width = items.shape
-    pairs = (seed_items >= 0)[:, :, None] & (items >= 0)[:, None, :]
-    seed = np.broadcast_to(seed_items[:, :, None], pairs.shape)
-    target = np.broadcast_to(items[:, None, :], pairs.shape)
-    link = np.zeros(pairs.shape)
-    if pairs.any():
-        link[pairs] = np.asarray(similar[seed[pairs], target[pairs]]).ravel()
-    link += repeat_weight * (seed == target)
-    contribution = seed_strength[:, :, None] * link
-    strongest = contribution.argmax(axis=1) if seed_items.shape[1] else np.zeros((n, width), int)
-    reason = np.take_along_axis(seed_items, strongest, axis=1) if seed_items.shape[1] else None
-    found = np.take_along_axis(contribution, strongest[:, None, :], axis=1)[:, 0, :] > 0
-    return np.where(found, reason, -1) if reason is not None else np.full((n, width), -1)
+    reason = np.full(items.shape, -1, dtype=np.int64)
+    # Every (user, listed product, seed) triple, grouped by (user, listed product).
+    row, slot, j = np.nonzero((items >= 0)[:, :, None] & (seed_items >= 0)[:, None, :])
+    if len(row) == 0:
+        return reason
+    seed, target = seed_items[row, j], items[row, slot]
+    link = np.asarray(similar[seed, target]).ravel() + repeat_weight * (seed == target)
+    contribution = seed_strength[row, j] * link
+    group = row * items.shape[1] + slot
+    starts = _run_starts(group)
+    strongest = np.maximum.reduceat(contribution, starts)
+    sizes = np.diff(np.r_[starts, len(group)])
+    at_max = np.flatnonzero(contribution == np.repeat(strongest, sizes))
+    first = at_max[_run_starts(group[at_max])]
+    first = first[contribution[first] > 0]
+    reason[row[first], slot[first]] = seed[first]
+    return reason
 
 
 def _fill(items, values, reasons, own, excluded, top_category, fallback, floor, per_user):
