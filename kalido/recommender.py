@@ -244,13 +244,20 @@ def _padded(matrix: sp.csr_matrix, fill: float) -> tuple[np.ndarray, np.ndarray]
 def _above_kth(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """Entries at least as large as their row's k-th largest (so ties may keep a few more)."""
     counts = np.diff(matrix.indptr)
-    long_rows = np.flatnonzero(counts > k)
-    if len(long_rows) == 0:
-        return matrix
-    _, values = _padded(matrix[long_rows], -np.inf)
-    width = values.shape[1]
     threshold = np.full(matrix.shape[0], -np.inf)
-    threshold[long_rows] = np.partition(values, width - k, axis=1)[:, width - k]
+    width = k
+    # Rows are padded in bands of doubling width, so padding never costs more than the data.
+    while (counts > width).any():
+        band = np.flatnonzero((counts > width) & (counts <= 2 * width))
+        width *= 2
+        if len(band) == 0:
+            continue
+        owner, pos = _expand(matrix.indptr, band)
+        values = np.full((len(band), width), -np.inf)
+        values[owner, pos - matrix.indptr[band][owner]] = matrix.data[pos]
+        threshold[band] = np.partition(values, width - k, axis=1)[:, width - k]
+    if not np.isfinite(threshold).any():
+        return matrix
     rows = np.repeat(np.arange(matrix.shape[0]), counts)
     return _keep_entries(matrix, matrix.data >= threshold[rows])
 
@@ -380,11 +387,11 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     del affinity, rows
     # Candidates: the best 3 × per_user, ordered; then the n-th product of a category in a
     # user's ranking counts decay^n.
-    # Columns come in ascending order, so a stable sort on the score breaks ties by product.
-    items, values = _padded(_above_kth(scores, 3 * per_user), -np.inf)
-    order = np.argsort(-values, axis=1, kind="stable")[:, : 3 * per_user]
-    items, values = np.take_along_axis(items, order, 1), np.take_along_axis(values, order, 1)
+    items, values = _sorted_rows(*_padded(_above_kth(scores, 3 * per_user), -np.inf))
+    items, values = items[:, : 3 * per_user], values[:, : 3 * per_user]
     categories = np.where(items >= 0, cat_of[np.maximum(items, 0)], n_cats)
+    if n_cats < np.iinfo(np.int16).max:  # a stable sort of 16-bit keys is a radix sort
+        categories = categories.astype(np.int16)
     values = values * np.power(params.diversity_decay, _nth_of_group(categories))
     items, values = _sorted_rows(items, values)
     items, values = items[:, :per_user], values[:, :per_user]
@@ -405,23 +412,27 @@ def _reasons(block: sp.csr_matrix, similar: sp.csr_matrix, items: np.ndarray, re
 
     Ties go to the lower product id (a user's seeds come in column order).
     """
-    seed_items, seed_strength = _padded(block, 0.0)
     reason = np.full(items.shape, -1, dtype=np.int64)
-    # Every (user, listed product, seed) triple, grouped by (user, listed product).
-    row, slot, j = np.nonzero((items >= 0)[:, :, None] & (seed_items >= 0)[:, None, :])
-    if len(row) == 0:
+    counts = np.diff(block.indptr)
+    rows = np.flatnonzero(counts)
+    if len(rows) == 0 or items.shape[1] == 0:
         return reason
-    seed, target = seed_items[row, j], items[row, slot]
-    link = np.asarray(similar[seed, target]).ravel() + repeat_weight * (seed == target)
-    contribution = seed_strength[row, j] * link
-    group = row * items.shape[1] + slot
-    starts = _run_starts(group)
-    strongest = np.maximum.reduceat(contribution, starts)
-    sizes = np.diff(np.r_[starts, len(group)])
-    at_max = np.flatnonzero(contribution == np.repeat(strongest, sizes))
-    first = at_max[_run_starts(group[at_max])]
-    first = first[contribution[first] > 0]
-    reason[row[first], slot[first]] = seed[first]
+    # One line per (user, seed), one column per listed product of that user.
+    seed = block.indices.astype(np.int64)
+    targets = items[np.repeat(np.arange(block.shape[0]), counts)]
+    listed = targets >= 0
+    link = np.asarray(
+        similar[np.repeat(seed, items.shape[1]), np.maximum(targets, 0).ravel()]
+    ).reshape(targets.shape)
+    link += repeat_weight * (targets == seed[:, None])
+    contribution = np.where(listed, block.data[:, None] * link, 0.0)
+    starts = block.indptr[rows]
+    strongest = np.maximum.reduceat(contribution, starts, axis=0)
+    at_max = contribution == np.repeat(strongest, counts[rows], axis=0)
+    line = np.where(at_max, np.arange(len(seed))[:, None], len(seed))
+    first = np.minimum.reduceat(line, starts, axis=0)
+    found = strongest > 0
+    reason[rows] = np.where(found, seed[np.minimum(first, len(seed) - 1)], -1)
     return reason
 
 
