@@ -135,7 +135,8 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
     pair_weight = np.concatenate(pair_weights) if pair_weights else np.zeros(0)
     del keys, pair_weights
-    order = np.argsort(key, kind="stable")
+    # The reductions below do not depend on the order of equal keys: no stable sort needed.
+    order = np.argsort(key)
     key, pair_weight = key[order], pair_weight[order]
     del order
     # One contribution per (pair, user): their strongest co-occurrence.
@@ -241,8 +242,8 @@ def _padded(matrix: sp.csr_matrix, fill: float) -> tuple[np.ndarray, np.ndarray]
     return cols, values
 
 
-def _above_kth(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Entries at least as large as their row's k-th largest (so ties may keep a few more)."""
+def _top_k_entries(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Each row's k largest entries, ties to the lower column (sorted columns expected)."""
     counts = np.diff(matrix.indptr)
     threshold = np.full(matrix.shape[0], -np.inf)
     width = k
@@ -259,7 +260,13 @@ def _above_kth(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     if not np.isfinite(threshold).any():
         return matrix
     rows = np.repeat(np.arange(matrix.shape[0]), counts)
-    return _keep_entries(matrix, matrix.data >= threshold[rows])
+    above = matrix.data > threshold[rows]
+    # Ties at the threshold: the lower columns (they come first) fill the row up to k.
+    tied = matrix.data == threshold[rows]
+    tied_before = np.r_[0, np.cumsum(tied)]
+    tied_rank = tied_before[:-1] - tied_before[matrix.indptr[:-1]][rows]
+    room = k - np.bincount(rows[above], minlength=matrix.shape[0])
+    return _keep_entries(matrix, above | (tied & (tied_rank < room[rows])))
 
 
 def _sorted_rows(cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -268,18 +275,18 @@ def _sorted_rows(cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.n
     return np.take_along_axis(cols, order, axis=1), np.take_along_axis(values, order, axis=1)
 
 
-def _nth_of_group(groups: np.ndarray) -> np.ndarray:
-    """For each cell, how many cells to its left in the same row share its group."""
-    n, width = groups.shape
+def _nth_in_category(items: np.ndarray, values: np.ndarray, categories: np.ndarray) -> np.ndarray:
+    """For each cell, how many better cells (value desc, item asc) of its row share its category."""
+    n, width = items.shape
     if width == 0:
-        return np.zeros_like(groups)
-    order = np.argsort(groups, axis=1, kind="stable")
-    ordered = np.take_along_axis(groups, order, axis=1)
+        return np.zeros((n, 0), dtype=np.int64)
+    order = np.lexsort((items, -values, categories), axis=1)
+    ordered = np.take_along_axis(categories, order, axis=1)
     position = np.broadcast_to(np.arange(width), (n, width))
     new_run = np.ones((n, width), dtype=bool)
     new_run[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
     run_start = np.maximum.accumulate(np.where(new_run, position, 0), axis=1)
-    nth = np.empty_like(groups)
+    nth = np.empty((n, width), dtype=np.int64)
     np.put_along_axis(nth, order, position - run_start, axis=1)
     return nth
 
@@ -387,12 +394,9 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     del affinity, rows
     # Candidates: the best 3 × per_user, ordered; then the n-th product of a category in a
     # user's ranking counts decay^n.
-    items, values = _sorted_rows(*_padded(_above_kth(scores, 3 * per_user), -np.inf))
-    items, values = items[:, : 3 * per_user], values[:, : 3 * per_user]
+    items, values = _padded(_top_k_entries(scores, 3 * per_user), -np.inf)
     categories = np.where(items >= 0, cat_of[np.maximum(items, 0)], n_cats)
-    if n_cats < np.iinfo(np.int16).max:  # a stable sort of 16-bit keys is a radix sort
-        categories = categories.astype(np.int16)
-    values = values * np.power(params.diversity_decay, _nth_of_group(categories))
+    values = values * np.power(params.diversity_decay, _nth_in_category(items, values, categories))
     items, values = _sorted_rows(items, values)
     items, values = items[:, :per_user], values[:, :per_user]
     reasons = _reasons(block, similar, items, params.repeat_weight)
