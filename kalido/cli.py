@@ -163,7 +163,7 @@ def _import_events(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from kalido.evaluation import evaluate, markdown, split_instant
+    from kalido.evaluation import EvaluationBusy, evaluate, markdown, split_instant
     from kalido.policy import load_policy
 
     policy = load_policy()
@@ -177,7 +177,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not (args.home / "landing").is_dir() or args.horizon <= 0:
         print("kalido: evaluate: --home must hold landing/ and --horizon be > 0", file=sys.stderr)
         return 2
-    report = evaluate(args.home, args.split_date, args.horizon, policy)
+    try:
+        report = evaluate(args.home, args.split_date, args.horizon, policy)
+    except EvaluationBusy as exc:
+        print(f"kalido: evaluate: {exc}", file=sys.stderr)
+        return 2
     print(markdown(report))
     print(f"written: {args.home / 'evaluation' / 'report.md'} and report.json")
     return 0

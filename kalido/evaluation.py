@@ -13,8 +13,11 @@ The throwaway stores are deleted at the end; only counts and metrics are written
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import os
 import shutil
 import time
 import tracemalloc
@@ -333,6 +336,39 @@ def _measure(fn: Callable, *args):
 # --- the harness ----------------------------------------------------------------------------
 
 
+class EvaluationBusy(Exception):
+    """Another evaluation holds the lock on this home's evaluation folder."""
+
+
+@contextlib.contextmanager
+def locked(out_dir: Path):
+    """Hold HOME/evaluation/.lock for the duration; a second evaluation there fails fast.
+
+    An OS lock (flock) rather than a marker file: it goes away with its process, so a killed
+    evaluation never leaves a stale lock behind.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / ".lock"
+    handle = open(path, "a+", encoding="ascii")  # noqa: SIM115 - closed in finally
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise EvaluationBusy(
+                f"another evaluation (pid {holder}) is running in {out_dir}; wait for it to "
+                f"finish (lock: {path})"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
 def split_instant(text: str, timezone: str) -> datetime:
     """A date (local midnight) or an ISO timestamp (naive = local time) as naive UTC."""
     zone = ZoneInfo(timezone)
@@ -354,9 +390,15 @@ def evaluate(home: Path, split_text: str, horizon_days: float, policy: Policy) -
     tz = policy.business_timezone
     split = split_instant(split_text, tz)
     end = split + timedelta(days=horizon_days)
+    out_dir = home / "evaluation"
+    with locked(out_dir):
+        return _evaluate_locked(home, out_dir, split, end, horizon_days, policy)
+
+
+def _evaluate_locked(home, out_dir, split, end, horizon_days, policy) -> dict:
+    tz = policy.business_timezone
     tiny = timedelta(microseconds=1)
     train_day, end_day = _local_day(split - tiny, tz), _local_day(end - tiny, tz)
-    out_dir = home / "evaluation"
     work = out_dir / ".work"
     shutil.rmtree(work, ignore_errors=True)
     (work / "test").mkdir(parents=True)
