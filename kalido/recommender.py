@@ -36,6 +36,7 @@ class RecParams:
     repeat_weight: float = 1.0  # a product the user viewed, not bought, may come back
     profile_weight: float = 0.5  # boost by the user's affinity to the product's category
     diversity_decay: float = 0.85  # each further product of one category in a list counts less
+    category_prior: float = 0.0  # weight of the category's popular products in similar lists
 
 
 @dataclass
@@ -158,8 +159,10 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     score = total / (norm[lo] * norm[hi])
     src, dst = np.r_[lo, hi], np.r_[hi, lo]
     score = np.r_[score, score]
-    # Lists are topped up with the most popular products of the same category (each seen by at
-    # least k distinct users, so no filler reveals one person), scored below any co-occurrence.
+    # Category prior: the most popular products of the product's category (each seen by at
+    # least k distinct users, so none reveals one person) get category_prior × the row's best
+    # co-occurrence × their popularity relative to the category's most popular; they top up
+    # short lists and, with a prior > 0, lift popular co-viewed products of the same category.
     seen_by = np.diff(
         sp.csr_matrix(
             (np.ones(len(events.item)), (events.item, events.user)),
@@ -172,19 +175,35 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
         _top_per_row(cat[eligible], popularity[eligible], eligible, params.per_product + 1)
     ]
     cat_indptr = np.r_[0, np.cumsum(np.bincount(cat[best], minlength=catalogue.n_categories))]
-    every = np.arange(n_items)
     owner, pos = _expand(cat_indptr, cat.astype(np.int64))
-    fill_src, fill_dst = every[owner].astype(np.int32), best[pos].astype(np.int32)
+    fill_src, fill_dst = owner.astype(np.int32), best[pos].astype(np.int32)
+    cat_top = np.zeros(catalogue.n_categories)
+    np.maximum.at(cat_top, cat[best], popularity[best])
+    row_best = np.zeros(n_items)
+    np.maximum.at(row_best, src, score)
     floor = score.min(initial=1.0) / 2.0
-    fill_score = floor * popularity[fill_dst] / max(popularity.max(initial=0.0), 1e-12)
+    relative = popularity[fill_dst] / np.maximum(cat_top[cat[fill_dst]], 1e-12)
+    fill_score = (
+        params.category_prior
+        * np.where(row_best[fill_src] > 0, row_best[fill_src], floor)
+        * relative
+    )
+    n_pairs = len(src)
     src, dst = np.r_[src, fill_src], np.r_[dst, fill_dst]
     score = np.r_[score, fill_score]
+    co_viewed = np.arange(len(src)) < n_pairs
     keep = (src != dst) & catalogue.in_stock[dst]
-    src, dst, score = src[keep], dst[keep], score[keep]
+    src, dst, score, co_viewed = src[keep], dst[keep], score[keep], co_viewed[keep]
     key = src.astype(np.int64) * n_items + dst
-    order = np.lexsort((-score, key))
-    first = order[_run_starts(key[order])]
-    src, dst, score = src[first], dst[first], score[first]
+    order = np.argsort(key, kind="stable")
+    starts = _run_starts(key[order])
+    first = order[starts]
+    total = np.add.reduceat(score[order], starts) if len(starts) else score
+    co_viewed = np.logical_or.reduceat(co_viewed[order], starts) if len(starts) else co_viewed
+    src, dst = src[first], dst[first]
+    # Products without co-occurrence rank below every co-occurring one, by popularity.
+    top_popularity = max(popularity.max(initial=0.0), 1e-12)
+    score = total + np.where(co_viewed, 0.0, floor * popularity[dst] / top_popularity)
     top = _top_per_row(src, score, dst, params.per_product)
     src, dst, score = src[top], dst[top], score[top]
     indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n_items))].astype(np.int64)
@@ -316,7 +335,10 @@ def recommend(
     in_stock = catalogue.in_stock
     repeat = seeds.copy()
     repeat.data = repeat.data * (params.repeat_weight * in_stock[repeat.indices])
-    similar = sp.csr_matrix((sim.scores, sim.indices, sim.indptr), shape=(n_items, n_items)).tocsr()
+    # A copy: sorting the columns in place would reorder the caller's ranked lists.
+    similar = sp.csr_matrix(
+        (sim.scores, sim.indices, sim.indptr), shape=(n_items, n_items), copy=True
+    )
     similar.sum_duplicates()
     similar = _keep_entries(similar, in_stock[similar.indices])
     bought = (history.kind == ORDER) & (history.age_days <= params.exclude_bought_days)

@@ -163,3 +163,16 @@ def test_next_item_metrics_match_a_hand_computed_case():
     current, following = np.array([1, 1, 2, 3]), np.array([5, 9, 7, 1])
     m = next_item_metrics(src, rank, dst, current, following, n_items=10)
     assert m == {"pairs": 4, "hr": pytest.approx(2 / 4), "mrr": pytest.approx((1 / 2 + 1) / 4)}
+
+
+def test_recommending_leaves_the_ranked_similar_lists_as_they_were():
+    users = [[(0, 3)] + ([(0, 1), (0, 2)] if u < 3 else []) for u in range(6)]
+    events = co_views(users, 4)
+    params = rec.RecParams(min_users=1)
+    sim = rec.similarity(events, catalogue(4), params)
+    before = [a.copy() for a in sim.rows()]
+    rec.recommend(events, catalogue(4), sim, params)
+    after = sim.rows()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    src, dst, _, rank = after
+    assert dst[(src == 0) & (rank == 1)].tolist() == [3]  # the strongest first, not by id
