@@ -52,6 +52,7 @@ class RecommenderTuning:
     repeat_weight: float
     profile_weight: float
     diversity_decay: float
+    category_prior: float
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:

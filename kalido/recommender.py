@@ -188,22 +188,37 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
         * np.where(row_best[fill_src] > 0, row_best[fill_src], floor)
         * relative
     )
+    # Then the most popular products overall (as many users each), below the category's.
+    overall = eligible[
+        _top_per_row(
+            np.zeros(len(eligible), np.int32),
+            popularity[eligible],
+            eligible,
+            params.per_product + 1,
+        )
+    ]
+    top_src = np.repeat(np.arange(n_items, dtype=np.int32), len(overall))
+    top_dst = np.tile(overall, n_items).astype(np.int32)
+    top_popularity = max(popularity.max(initial=0.0), 1e-12)
     n_pairs = len(src)
-    src, dst = np.r_[src, fill_src], np.r_[dst, fill_dst]
-    score = np.r_[score, fill_score]
+    src, dst = np.r_[src, fill_src, top_src], np.r_[dst, fill_dst, top_dst]
+    score = np.r_[score, fill_score, np.zeros(len(top_src))]
+    # Products without co-occurrence rank below every co-occurring one, by popularity.
+    below = floor * popularity[dst] / top_popularity
+    below[n_pairs + len(fill_src) :] *= 0.5
     co_viewed = np.arange(len(src)) < n_pairs
     keep = (src != dst) & catalogue.in_stock[dst]
-    src, dst, score, co_viewed = src[keep], dst[keep], score[keep], co_viewed[keep]
+    src, dst, score, co_viewed, below = (a[keep] for a in (src, dst, score, co_viewed, below))
     key = src.astype(np.int64) * n_items + dst
     order = np.argsort(key, kind="stable")
     starts = _run_starts(key[order])
     first = order[starts]
-    total = np.add.reduceat(score[order], starts) if len(starts) else score
-    co_viewed = np.logical_or.reduceat(co_viewed[order], starts) if len(starts) else co_viewed
+    if len(starts):
+        score = np.add.reduceat(score[order], starts)
+        co_viewed = np.logical_or.reduceat(co_viewed[order], starts)
+        below = np.maximum.reduceat(below[order], starts)
     src, dst = src[first], dst[first]
-    # Products without co-occurrence rank below every co-occurring one, by popularity.
-    top_popularity = max(popularity.max(initial=0.0), 1e-12)
-    score = total + np.where(co_viewed, 0.0, floor * popularity[dst] / top_popularity)
+    score = score + np.where(co_viewed, 0.0, below)
     top = _top_per_row(src, score, dst, params.per_product)
     src, dst, score = src[top], dst[top], score[top]
     indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n_items))].astype(np.int64)
