@@ -12,7 +12,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: help venv demo test lint airflow-db airflow-test bench purge clean docs-check
+.PHONY: help venv demo test lint airflow-db airflow-test bench bench-recs eval purge clean docs-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -60,3 +60,13 @@ bench: venv  ## per-stage time, rows/s and peak memory at SIZE=S|M|L over DAYS d
 
 purge: venv  ## erasures and retention as of $(DATE) on $(KALIDO_HOME) (default ./data)
 	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/kalido purge --date $(DATE)
+
+EVAL_HOME ?= $(CURDIR)/data/eval-generated
+SPLIT ?= 2026-11-18
+HORIZON ?= 7
+eval: venv  ## offline evaluation (EVAL_HOME with landing/, default: a generated zone) vs baselines
+	@test -d $(EVAL_HOME)/landing || $(BIN)/kalido generate --days 21 --users 1500 --products 400 --bad-rate 0 --out $(EVAL_HOME)
+	$(BIN)/kalido evaluate --home $(EVAL_HOME) --split-date $(SPLIT) --horizon $(HORIZON)
+
+bench-recs: venv  ## recommender vs implicit ItemItem at 1M users x 100k products x 10M interactions
+	$(BIN)/python -m kalido.bench_recs

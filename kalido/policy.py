@@ -45,6 +45,30 @@ class Purpose:
 
 
 @dataclass(frozen=True)
+class RecommenderTuning:
+    view_weight: float
+    cart_weight: float
+    order_weight: float
+    session_window: int
+    popularity_exponent: float
+    history_items: int
+    repeat_weight: float
+    profile_weight: float
+    diversity_decay: float
+    category_prior: float
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"policy: profiling.recommender.{name} must be a number >= 0")
+        if self.session_window < 1 or self.history_items < 1:
+            raise ConfigError("policy: profiling.recommender windows must be at least 1")
+        if not 0 < self.diversity_decay <= 1:
+            raise ConfigError("policy: profiling.recommender.diversity_decay must be in (0, 1]")
+
+
+@dataclass(frozen=True)
 class Profiling:
     purpose: str
     max_recent_views_per_user: int
@@ -54,6 +78,7 @@ class Profiling:
     similar_products_per_product: int
     recommendations_per_user: int
     exclude_bought_within_days: int
+    recommender: RecommenderTuning
 
 
 @dataclass(frozen=True)
@@ -214,12 +239,16 @@ def load_policy(path: Path | None = None) -> Policy:
     try:
         prof = raw["profiling"]
         feed = raw["email_feed"]
+        tuning = prof["recommender"]
         profiling = Profiling(
             purpose=str(prof["purpose"]),
+            recommender=RecommenderTuning(
+                **{name: tuning[name] for name in RecommenderTuning.__dataclass_fields__}
+            ),
             **{
                 name: _positive_int("profiling", prof, name)
                 for name in Profiling.__dataclass_fields__
-                if name != "purpose"
+                if name not in ("purpose", "recommender")
             },
         )
         email_feed = EmailFeed(

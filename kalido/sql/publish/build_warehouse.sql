@@ -16,13 +16,18 @@ select user_pid, category, score, rank
 from work.feat_interest_profiles
 order by user_pid, rank;
 
+create table interest_brands as
+select user_pid, brand, score, rank
+from work.feat_interest_brands
+order by user_pid, rank;
+
 create table product_similarity as
 select product_id, similar_product_id, score, rank
 from work.feat_product_similarity
 order by product_id, rank;
 
 create table recommendations as
-select user_pid, rank, product_id, score, reason
+select user_pid, rank, product_id, score, reason, reason_type, reason_value
 from work.feat_recommendations
 order by user_pid, rank;
 

@@ -1,0 +1,124 @@
+"""Public e-commerce event logs → a landing zone in the contract's format (for offline evaluation).
+
+Each supported format has one SQL file (kalido/sql/importers/<format>.sql) that reads the log
+set-based into the common tables imp_events, imp_orders, imp_products and imp_skipped; one shared
+SQL file turns those into contract rows, written one file per source and local day.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from kalido.db import connect, run_sql
+
+# Header columns (lower case) that identify each format; `sequences` has no header.
+SIGNATURES = {
+    "retailrocket": {"timestamp", "visitorid", "event", "itemid", "transactionid"},
+    "rees46": {"event_time", "event_type", "product_id", "user_id", "user_session"},
+    "diginetica": {"sessionid", "userid", "eventdate", "ordernumber", "itemid"},
+    "uci": {"invoiceno", "stockcode", "quantity", "invoicedate", "customerid"},
+}
+FORMATS = (*SIGNATURES, "sequences")
+# (source, table, file name, format); every contract column in contract order.
+OUTPUTS = (
+    ("customers", "land_customers", "customers.csv", "csv"),
+    ("consents", "land_consents", "consents.jsonl", "json"),
+    ("products", "land_products", "products.csv", "csv"),
+    ("browsing", "land_browsing", "events.jsonl", "json"),
+    ("orders", "land_orders", "orders.csv", "csv"),
+)
+
+
+class ImportFormatError(ValueError):
+    """The input's format is not recognised (or does not match the one asked for)."""
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    format: str
+    rows_read: int
+    rows_skipped: int
+    files: int
+    rows: dict[str, int]
+    first_day: date | None
+    last_day: date | None
+
+
+def detect_format(path: Path) -> str:
+    """The format of an events file, recognised from its header line."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        first = handle.readline().decode("utf-8-sig").strip().lower()
+    columns = {c.strip().strip('"') for c in re.split(r"[,;]", first)}
+    for name, signature in SIGNATURES.items():
+        if signature <= columns:
+            return name
+    if re.fullmatch(r"\d+(,\d+)*", first):
+        return "sequences"
+    raise ImportFormatError(
+        "unrecognised events file: expected the header of one of "
+        + ", ".join(SIGNATURES)
+        + " (or --format sequences)"
+    )
+
+
+def import_events(
+    path: Path,
+    out: Path,
+    fmt: str = "auto",
+    categories: Path | None = None,
+    timezone: str = "Europe/Paris",
+    start: date = date(2016, 1, 1),
+    days: int = 90,
+) -> ImportSummary:
+    """Convert an events log into OUT/landing/<source>/dt=YYYY-MM-DD/ files."""
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise ImportFormatError(f"unknown format {fmt}; one of {', '.join(FORMATS)}")
+    landing = out / "landing"
+    with connect(":memory:", timezone="UTC") as con:
+        run_sql(con, f"importers/{fmt}", {"path": str(path), "start": start, "days": days})
+        if categories is not None:
+            run_sql(con, "importers/categories", {"path": str(categories)})
+        else:
+            con.execute(
+                "create temp table imp_categories (product_id varchar, category_path varchar)"
+            )
+        run_sql(con, "importers/landing_tables", {"timezone": timezone})
+        rows_read, rows_skipped = con.execute(
+            "select rows_read, rows_skipped from imp_skipped"
+        ).fetchone()
+        files, rows, days_seen = 0, {}, set()
+        for source, table, name, kind in OUTPUTS:
+            rows[source] = 0
+            partitions = con.execute(
+                f"select dt, count(*) from {table} group by dt order by dt"
+            ).fetchall()
+            for dt, n in partitions:
+                folder = landing / source / f"dt={dt.isoformat()}"
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = folder / f".{name}.tmp"
+                options = "format json" if kind == "json" else "format csv, header true"
+                # The table name comes from OUTPUTS (fixed), the day is a bound parameter.
+                con.execute(
+                    f"copy (select * exclude (dt) from {table} where dt = $dt order by all) "
+                    f"to $p ({options})",
+                    {"dt": dt, "p": str(tmp)},
+                )
+                tmp.replace(folder / name)
+                files += 1
+                rows[source] += n
+                days_seen.add(dt)
+    return ImportSummary(
+        format=fmt,
+        rows_read=rows_read,
+        rows_skipped=rows_skipped,
+        files=files,
+        rows=rows,
+        first_day=min(days_seen) if days_seen else None,
+        last_day=max(days_seen) if days_seen else None,
+    )

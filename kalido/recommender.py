@@ -1,0 +1,542 @@
+"""Item-item similarity and personal recommendations on integer-coded sparse arrays.
+
+Everything here is set-based numpy/scipy over int32 codes, never a dense item × item or
+user × item matrix, so 1M users × 100k products × 10M interactions fit in seconds and a few GB.
+Results depend only on the inputs (ages are measured from the logical cutoff, ties are broken by
+ids), so a rerun gives identical tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+VIEW, CART, ORDER = 0, 1, 2
+USER_CHUNK = 16_384  # users scored together: bounds the candidate arrays' memory
+PROFILE_CELLS = 1 << 24  # users × categories of the dense affinity slice
+
+
+@dataclass(frozen=True)
+class RecParams:
+    """Tunables (kalido/policy.yaml `profiling:`)."""
+
+    min_users: int = 5  # k: a pair is kept only when this many distinct users support it
+    per_product: int = 20
+    per_user: int = 20
+    half_life_days: float = 30.0
+    exclude_bought_days: float = 30.0
+    view_weight: float = 1.0
+    cart_weight: float = 3.0
+    order_weight: float = 5.0
+    session_window: int = 5  # co-views count when at most this many steps apart in a session
+    popularity_exponent: float = 0.5  # 0.5 = cosine; higher pushes popular products down more
+    history_items: int = 20  # strongest recent products of a user that seed candidates
+    repeat_weight: float = 1.0  # a product the user viewed, not bought, may come back
+    profile_weight: float = 0.5  # boost by the user's affinity to the product's category
+    diversity_decay: float = 0.85  # each further product of one category in a list counts less
+    category_prior: float = 0.0  # weight of the category's popular products in similar lists
+
+
+@dataclass
+class Interactions:
+    """Integer-coded events, sorted by (group, time): a group is a session or an order."""
+
+    user: np.ndarray  # int32
+    item: np.ndarray  # int32
+    age_days: np.ndarray  # float64, days before the cutoff (>= 0)
+    kind: np.ndarray  # int8: VIEW, CART, ORDER
+    group: np.ndarray  # int64
+    n_users: int
+    n_items: int
+
+
+@dataclass
+class Catalogue:
+    category: np.ndarray  # int32 per item
+    in_stock: np.ndarray  # bool per item
+    n_categories: int
+
+
+@dataclass
+class Similarity:
+    """Top-K similar products per product, as CSR rows sorted by rank (score desc, id asc)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray  # int32 similar product
+    scores: np.ndarray  # float64
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(product, similar product, score, rank from 1) as flat arrays."""
+        counts = np.diff(self.indptr)
+        src = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        rank = np.arange(len(self.indices)) - np.repeat(self.indptr[:-1], counts) + 1
+        return src, self.indices, self.scores, rank.astype(np.int32)
+
+
+@dataclass
+class Recommendations:
+    """Flat rows; a reason is a product (because_viewed, >= 0) or else a category (popular_in)."""
+
+    user: np.ndarray
+    item: np.ndarray
+    score: np.ndarray
+    rank: np.ndarray
+    reason_item: np.ndarray  # int32, -1 when the reason is a category
+    reason_category: np.ndarray  # int32
+
+
+def event_weights(kind: np.ndarray, age_days: np.ndarray, params: RecParams) -> np.ndarray:
+    """Type weight × exponential time decay (half-life in days)."""
+    by_kind = np.array([params.view_weight, params.cart_weight, params.order_weight])
+    return by_kind[kind] * np.exp2(-age_days / params.half_life_days)
+
+
+def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    if len(sorted_keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+
+
+def _top_per_row(rows: np.ndarray, scores: np.ndarray, ties: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k best (score desc, tie asc) entries of each row, in row then rank order."""
+    order = np.lexsort((ties, -scores, rows))
+    starts = _run_starts(rows[order])
+    run_of = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    return order[np.arange(len(order)) - run_of < k]
+
+
+def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) -> Similarity:
+    """Time-decayed co-views within sessions and co-purchases within orders, popularity-normalised.
+
+    Each distinct user counts once per pair (with their strongest co-occurrence), and a pair is
+    kept only when at least `min_users` distinct users support it. Never self-similar, only
+    in-stock targets, at most `per_product` per product.
+    """
+    n_items, n_users = events.n_items, events.n_users
+    if n_items * n_items * max(n_users, 1) >= 2**63:
+        raise ValueError("too many products × users for 64-bit pair keys")
+    weight = event_weights(events.kind, events.age_days, params)
+    item, group, user = events.item, events.group, events.user
+    # A re-view of the same product in a row adds no pair.
+    keep = np.r_[True, (group[1:] != group[:-1]) | (item[1:] != item[:-1])][: len(item)]
+    item, group, user, weight = item[keep], group[keep], user[keep], weight[keep]
+    keys, pair_weights = [], []
+    for step in range(1, params.session_window + 1):
+        same = group[step:] == group[:-step]
+        a, b = item[:-step][same], item[step:][same]
+        distinct = a != b
+        a, b = a[distinct], b[distinct]
+        u = user[:-step][same][distinct]
+        w = (weight[:-step][same][distinct] + weight[step:][same][distinct]) / (2.0 * step)
+        lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
+        keys.append((lo * n_items + hi) * n_users + u)
+        pair_weights.append(w)
+    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    pair_weight = np.concatenate(pair_weights) if pair_weights else np.zeros(0)
+    del keys, pair_weights
+    # The reductions below do not depend on the order of equal keys: no stable sort needed.
+    order = np.argsort(key)
+    key, pair_weight = key[order], pair_weight[order]
+    del order
+    # One contribution per (pair, user): their strongest co-occurrence.
+    starts = _run_starts(key)
+    user_weight = np.maximum.reduceat(pair_weight, starts) if len(starts) else pair_weight
+    pair = key[starts] // n_users
+    del key, pair_weight
+    pair_starts = _run_starts(pair)
+    supporters = np.diff(np.r_[pair_starts, len(pair)])
+    total = np.add.reduceat(user_weight, pair_starts) if len(pair_starts) else user_weight
+    pair = pair[pair_starts]
+    supported = supporters >= params.min_users
+    pair, total = pair[supported], total[supported]
+    lo, hi = (pair // n_items).astype(np.int32), (pair % n_items).astype(np.int32)
+    popularity = np.bincount(
+        events.item, weights=event_weights(events.kind, events.age_days, params), minlength=n_items
+    )
+    norm = np.power(np.maximum(popularity, 1e-12), params.popularity_exponent)
+    score = total / (norm[lo] * norm[hi])
+    src, dst = np.r_[lo, hi], np.r_[hi, lo]
+    score = np.r_[score, score]
+    # Category prior: the most popular products of the product's category (each seen by at
+    # least k distinct users, so none reveals one person) get category_prior × the row's best
+    # co-occurrence × their popularity relative to the category's most popular; they top up
+    # short lists and, with a prior > 0, lift popular co-viewed products of the same category.
+    seen_by = np.diff(
+        sp.csr_matrix(
+            (np.ones(len(events.item)), (events.item, events.user)),
+            shape=(n_items, max(n_users, 1)),
+        ).indptr
+    )
+    eligible = np.flatnonzero(catalogue.in_stock & (seen_by >= params.min_users))
+    cat = catalogue.category
+    best = eligible[
+        _top_per_row(cat[eligible], popularity[eligible], eligible, params.per_product + 1)
+    ]
+    cat_indptr = np.r_[0, np.cumsum(np.bincount(cat[best], minlength=catalogue.n_categories))]
+    owner, pos = _expand(cat_indptr, cat.astype(np.int64))
+    fill_src, fill_dst = owner.astype(np.int32), best[pos].astype(np.int32)
+    cat_top = np.zeros(catalogue.n_categories)
+    np.maximum.at(cat_top, cat[best], popularity[best])
+    row_best = np.zeros(n_items)
+    np.maximum.at(row_best, src, score)
+    floor = score.min(initial=1.0) / 2.0
+    relative = popularity[fill_dst] / np.maximum(cat_top[cat[fill_dst]], 1e-12)
+    fill_score = (
+        params.category_prior
+        * np.where(row_best[fill_src] > 0, row_best[fill_src], floor)
+        * relative
+    )
+    # Then the most popular products overall (as many users each), below the category's.
+    overall = eligible[
+        _top_per_row(
+            np.zeros(len(eligible), np.int32),
+            popularity[eligible],
+            eligible,
+            params.per_product + 1,
+        )
+    ]
+    top_src = np.repeat(np.arange(n_items, dtype=np.int32), len(overall))
+    top_dst = np.tile(overall, n_items).astype(np.int32)
+    top_popularity = max(popularity.max(initial=0.0), 1e-12)
+    n_pairs = len(src)
+    src, dst = np.r_[src, fill_src, top_src], np.r_[dst, fill_dst, top_dst]
+    score = np.r_[score, fill_score, np.zeros(len(top_src))]
+    # Products without co-occurrence rank below every co-occurring one, by popularity.
+    below = floor * popularity[dst] / top_popularity
+    below[n_pairs + len(fill_src) :] *= 0.5
+    co_viewed = np.arange(len(src)) < n_pairs
+    keep = (src != dst) & catalogue.in_stock[dst]
+    src, dst, score, co_viewed, below = (a[keep] for a in (src, dst, score, co_viewed, below))
+    key = src.astype(np.int64) * n_items + dst
+    order = np.argsort(key, kind="stable")
+    starts = _run_starts(key[order])
+    first = order[starts]
+    if len(starts):
+        score = np.add.reduceat(score[order], starts)
+        co_viewed = np.logical_or.reduceat(co_viewed[order], starts)
+        below = np.maximum.reduceat(below[order], starts)
+    src, dst = src[first], dst[first]
+    score = score + np.where(co_viewed, 0.0, below)
+    top = _top_per_row(src, score, dst, params.per_product)
+    src, dst, score = src[top], dst[top], score[top]
+    indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n_items))].astype(np.int64)
+    return Similarity(indptr=indptr, indices=dst.astype(np.int32), scores=score)
+
+
+def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row r in `rows`: (index into `rows`, position in the CSR data) of its entries."""
+    counts = indptr[rows + 1] - indptr[rows]
+    owner = np.repeat(np.arange(len(rows)), counts)
+    offset = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, indptr[rows][owner] + offset
+
+
+def _csr(rows, cols, values, shape) -> sp.csr_matrix:
+    """A canonical CSR (duplicates summed, column indices sorted within rows)."""
+    matrix = sp.csr_matrix((values, (rows, cols)), shape=shape)
+    matrix.sum_duplicates()
+    return matrix
+
+
+def _keep_entries(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    """The entries where `keep` is true (row order and column order preserved)."""
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))[keep]
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=matrix.shape[0]))]
+    return sp.csr_matrix(
+        (matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape, copy=False
+    )
+
+
+def _top_entries(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Each row's k largest entries (ties: lower column first); only long rows are sorted."""
+    counts = np.diff(matrix.indptr)
+    long_rows = np.flatnonzero(counts > k)
+    if len(long_rows) == 0:
+        return matrix
+    keep = np.ones(matrix.nnz, dtype=bool)
+    owner, pos = _expand(matrix.indptr, long_rows)
+    keep[pos] = False
+    best = _top_per_row(owner, matrix.data[pos], matrix.indices[pos], k)
+    keep[pos[best]] = True
+    return _keep_entries(matrix, keep)
+
+
+def _padded(matrix: sp.csr_matrix, fill: float) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, values) of each row left-aligned in 2-D arrays; padding column -1, value fill."""
+    counts = np.diff(matrix.indptr)
+    width = int(counts.max(initial=0))
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    slot = np.arange(matrix.nnz) - matrix.indptr[rows]
+    cols = np.full((matrix.shape[0], width), -1, dtype=np.int64)
+    values = np.full((matrix.shape[0], width), fill)
+    cols[rows, slot] = matrix.indices
+    values[rows, slot] = matrix.data
+    return cols, values
+
+
+def _top_k_entries(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Each row's k largest entries, ties to the lower column (sorted columns expected)."""
+    counts = np.diff(matrix.indptr)
+    threshold = np.full(matrix.shape[0], -np.inf)
+    width = k
+    # Rows are padded in bands of doubling width, so padding never costs more than the data.
+    while (counts > width).any():
+        band = np.flatnonzero((counts > width) & (counts <= 2 * width))
+        width *= 2
+        if len(band) == 0:
+            continue
+        owner, pos = _expand(matrix.indptr, band)
+        values = np.full((len(band), width), -np.inf)
+        values[owner, pos - matrix.indptr[band][owner]] = matrix.data[pos]
+        threshold[band] = np.partition(values, width - k, axis=1)[:, width - k]
+    if not np.isfinite(threshold).any():
+        return matrix
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    above = matrix.data > threshold[rows]
+    # Ties at the threshold: the lower columns (they come first) fill the row up to k.
+    tied = matrix.data == threshold[rows]
+    tied_before = np.r_[0, np.cumsum(tied)]
+    tied_rank = tied_before[:-1] - tied_before[matrix.indptr[:-1]][rows]
+    room = k - np.bincount(rows[above], minlength=matrix.shape[0])
+    return _keep_entries(matrix, above | (tied & (tied_rank < room[rows])))
+
+
+def _sorted_rows(cols: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row ordered by value desc, then column asc."""
+    order = np.lexsort((cols, -values), axis=1)
+    return np.take_along_axis(cols, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def _nth_in_category(items: np.ndarray, values: np.ndarray, categories: np.ndarray) -> np.ndarray:
+    """For each cell, how many better cells (value desc, item asc) of its row share its category."""
+    n, width = items.shape
+    if width == 0:
+        return np.zeros((n, 0), dtype=np.int64)
+    order = np.lexsort((items, -values, categories), axis=1)
+    ordered = np.take_along_axis(categories, order, axis=1)
+    position = np.broadcast_to(np.arange(width), (n, width))
+    new_run = np.ones((n, width), dtype=bool)
+    new_run[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    run_start = np.maximum.accumulate(np.where(new_run, position, 0), axis=1)
+    nth = np.empty((n, width), dtype=np.int64)
+    np.put_along_axis(nth, order, position - run_start, axis=1)
+    return nth
+
+
+def recommend(
+    history: Interactions,
+    catalogue: Catalogue,
+    sim: Similarity,
+    params: RecParams,
+) -> Recommendations:
+    """`per_user` products per user (every user code in range), with a reason each.
+
+    Scores = the user's strongest recent products (recency-weighted, sparse user × product)
+    times the sparse top-K similarity, plus the products the user viewed lately, boosted by
+    the user's category affinity; then popular products of the user's top category, then popular
+    products overall, so lists are full. Nothing bought in the last `exclude_bought_days` days,
+    nothing out of stock; a soft diversity penalty keeps one category from filling a list. The
+    `because_viewed` reason is looked up only for the final products.
+    """
+    n_users, n_items, n_cats = history.n_users, history.n_items, catalogue.n_categories
+    if n_users == 0:
+        empty = np.zeros(0, dtype=np.int32)
+        return Recommendations(empty, empty, np.zeros(0), empty, empty, empty)
+    weight = event_weights(history.kind, history.age_days, params)
+    signal = _csr(history.user, history.item, weight, (n_users, n_items))
+    seeds = _top_entries(signal, params.history_items)
+    in_stock = catalogue.in_stock
+    repeat = seeds.copy()
+    repeat.data = repeat.data * (params.repeat_weight * in_stock[repeat.indices])
+    # A copy: sorting the columns in place would reorder the caller's ranked lists.
+    similar = sp.csr_matrix(
+        (sim.scores, sim.indices, sim.indptr), shape=(n_items, n_items), copy=True
+    )
+    similar.sum_duplicates()
+    similar = _keep_entries(similar, in_stock[similar.indices])
+    bought = (history.kind == ORDER) & (history.age_days <= params.exclude_bought_days)
+    excluded = _csr(
+        history.user[bought], history.item[bought], np.ones(int(bought.sum())), signal.shape
+    )
+    excluded.data[:] = 1.0
+    cat_of = catalogue.category.astype(np.int64)
+    profile = (
+        signal @ _csr(np.arange(n_items), cat_of, np.ones(n_items), (n_items, n_cats))
+    ).tocsr()
+    # Fallbacks: recency-weighted popularity of in-stock products, per category and overall;
+    # the overall list is deep enough that a user's own and recently bought products cannot
+    # empty it.
+    popularity = np.bincount(history.item, weights=weight, minlength=n_items)
+    stock = np.flatnonzero(in_stock)
+    depth = params.per_user + int(np.diff(excluded.indptr).max(initial=0))
+    global_top = stock[
+        _top_per_row(np.zeros(len(stock), np.int32), popularity[stock], stock, depth)
+    ]
+    cat_top = stock[_top_per_row(cat_of[stock], popularity[stock], stock, params.per_user)]
+    in_cat_top = np.zeros(n_items, dtype=bool)
+    in_cat_top[cat_top] = True
+    cat_indptr = np.r_[0, np.cumsum(np.bincount(cat_of[cat_top], minlength=n_cats))]
+    cat_width = int(np.diff(cat_indptr).max(initial=0))
+    cat_lists = np.full((n_cats, cat_width), -1, dtype=np.int64)
+    cat_rows = np.repeat(np.arange(n_cats), np.diff(cat_indptr))
+    cat_lists[cat_rows, np.arange(len(cat_top)) - cat_indptr[cat_rows]] = cat_top
+    fallback = (popularity, global_top, in_cat_top, cat_lists, cat_of)
+    chunk = max(1, min(USER_CHUNK, PROFILE_CELLS // max(n_cats, 1)))
+    parts = [
+        _recommend_chunk(
+            slice(first, min(first + chunk, n_users)),
+            seeds,
+            repeat,
+            similar,
+            excluded,
+            profile,
+            cat_of,
+            fallback,
+            params,
+        )
+        for first in range(0, n_users, chunk)
+    ]
+    u, i, s, rank, r = (np.concatenate(columns) for columns in zip(*parts, strict=True))
+    return Recommendations(
+        user=u.astype(np.int32),
+        item=i.astype(np.int32),
+        score=s,
+        rank=rank.astype(np.int32),
+        reason_item=r.astype(np.int32),
+        reason_category=cat_of[i].astype(np.int32),
+    )
+
+
+def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, fallback, params):
+    """Flat (user, item, score, rank, reason item) rows of one slice of users."""
+    per_user, n_cats = params.per_user, profile.shape[1]
+    first = users.start
+    block = seeds[users]
+    scores = (block @ similar + repeat[users]).tocsr()
+    scores.sum_duplicates()
+    scores = scores - scores.multiply(excluded[users])
+    scores.eliminate_zeros()
+    scores.sort_indices()
+    # Category affinity, 1 for the user's top category; dense per slice of users.
+    affinity = profile[users].toarray()
+    top_affinity = affinity.max(axis=1)
+    top_category = np.where(top_affinity > 0, affinity.argmax(axis=1), -1)
+    affinity /= np.maximum(top_affinity, 1e-300)[:, None]
+    rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+    scores.data = scores.data * (
+        1.0 + params.profile_weight * affinity[rows, cat_of[scores.indices]]
+    )
+    del affinity, rows
+    # Candidates: the best 3 × per_user, ordered; then the n-th product of a category in a
+    # user's ranking counts decay^n.
+    items, values = _padded(_top_k_entries(scores, 3 * per_user), -np.inf)
+    categories = np.where(items >= 0, cat_of[np.maximum(items, 0)], n_cats)
+    values = values * np.power(params.diversity_decay, _nth_in_category(items, values, categories))
+    items, values = _sorted_rows(items, values)
+    items, values = items[:, :per_user], values[:, :per_user]
+    reasons = _reasons(block, similar, items, params.repeat_weight)
+    own = items >= 0
+    floor = 1e-3 * values[own].min(initial=1.0)
+    items, values, reasons = _fill(
+        items, values, reasons, own, excluded[users], top_category, fallback, floor, per_user
+    )
+    valid = items >= 0
+    rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
+    user = np.broadcast_to(np.arange(first, users.stop)[:, None], items.shape)
+    return user[valid], items[valid], values[valid], rank[valid], reasons[valid]
+
+
+def _reasons(block: sp.csr_matrix, similar: sp.csr_matrix, items: np.ndarray, repeat_weight):
+    """For each recommended product, the user's recent product that contributed most to it.
+
+    Ties go to the lower product id (a user's seeds come in column order).
+    """
+    reason = np.full(items.shape, -1, dtype=np.int64)
+    counts = np.diff(block.indptr)
+    rows = np.flatnonzero(counts)
+    if len(rows) == 0 or items.shape[1] == 0:
+        return reason
+    # One line per (user, seed), one column per listed product of that user.
+    seed = block.indices.astype(np.int64)
+    targets = items[np.repeat(np.arange(block.shape[0]), counts)]
+    listed = targets >= 0
+    link = np.asarray(
+        similar[np.repeat(seed, items.shape[1]), np.maximum(targets, 0).ravel()]
+    ).reshape(targets.shape)
+    link += repeat_weight * (targets == seed[:, None])
+    contribution = np.where(listed, block.data[:, None] * link, 0.0)
+    starts = block.indptr[rows]
+    strongest = np.maximum.reduceat(contribution, starts, axis=0)
+    at_max = contribution == np.repeat(strongest, counts[rows], axis=0)
+    line = np.where(at_max, np.arange(len(seed))[:, None], len(seed))
+    first = np.minimum.reduceat(line, starts, axis=0)
+    found = strongest > 0
+    reason[rows] = np.where(found, seed[np.minimum(first, len(seed) - 1)], -1)
+    return reason
+
+
+def _fill(items, values, reasons, own, excluded, top_category, fallback, floor, per_user):
+    """Lists shorter than per_user get popular products of the user's top category, then overall.
+
+    Top-category products count double; nothing already listed, bought lately or twice. The
+    overall list is read only as deep as a user needs: 2 × per_user first, deeper for the few
+    users whose purchases and own products use that up.
+    """
+    popularity, global_top, in_cat_top, cat_lists, cat_of = fallback
+    counts = own.sum(axis=1)
+    short = np.flatnonzero(counts < per_user)
+    if len(short) == 0 or len(global_top) == 0:
+        return items, values, reasons
+    if items.shape[1] < per_user:
+        own = np.pad(own, ((0, 0), (0, per_user - items.shape[1])))
+        pad = per_user - items.shape[1]
+        items = np.pad(items, ((0, 0), (0, pad)), constant_values=-1)
+        values = np.pad(values, ((0, 0), (0, pad)), constant_values=-np.inf)
+        reasons = np.pad(reasons, ((0, 0), (0, pad)), constant_values=-1)
+    mine = np.where(own[short], items[short], -1)
+    rows, cols = np.nonzero(mine >= 0)
+    shape = (len(short), len(popularity))
+    taken = excluded[short] + _csr(rows, mine[rows, cols], np.ones(len(rows)), shape)
+    top = max(float(popularity.max(initial=0.0)) * 2.0, 1e-300)
+    todo, depth = np.arange(len(short)), 2 * per_user
+    while len(todo):
+        user = short[todo]
+        top_cat = top_category[user]
+        from_cat = np.where(top_cat[:, None] >= 0, cat_lists[np.maximum(top_cat, 0)], -1)
+        overall = np.broadcast_to(global_top[:depth], (len(todo), min(depth, len(global_top))))
+        # A product of the top category's list comes once, as such.
+        overall = np.where(in_cat_top[overall] & (cat_of[overall] == top_cat[:, None]), -1, overall)
+        candidates = np.concatenate([from_cat, overall], axis=1)
+        score = np.where(candidates >= 0, popularity[np.maximum(candidates, 0)], -np.inf)
+        score[:, : from_cat.shape[1]] *= 2.0
+        score[(candidates < 0) | (_lookup(taken[todo], candidates) > 0)] = -np.inf
+        need = per_user - counts[user]
+        # Anything deeper in the overall list ranks below enough valid candidates of this one.
+        enough = np.isfinite(score[:, from_cat.shape[1] :]).sum(axis=1) >= need
+        done = enough | (depth >= len(global_top))
+        candidates, score = _sorted_rows(np.where(np.isfinite(score), candidates, -1), score)
+        slot = np.arange(per_user)[None, :] - counts[user][:, None]
+        take = (slot >= 0) & (slot < need[:, None]) & (slot < candidates.shape[1]) & done[:, None]
+        pick = np.where(take, slot, 0)
+        chosen = np.take_along_axis(candidates, pick, axis=1)
+        chosen_score = np.take_along_axis(score, pick, axis=1)
+        take &= chosen >= 0
+        rows = np.broadcast_to(user[:, None], take.shape)[take]
+        cols = np.broadcast_to(np.arange(per_user), take.shape)[take]
+        items[rows, cols] = chosen[take]
+        values[rows, cols] = floor * np.maximum(chosen_score[take], 0.0) / top
+        reasons[rows, cols] = -1
+        todo, depth = todo[~done], depth * 4
+    return items, values, reasons
+
+
+def _lookup(matrix: sp.csr_matrix, cols: np.ndarray) -> np.ndarray:
+    """matrix[r, cols[r, j]] for every cell (0 where cols < 0)."""
+    found = cols >= 0
+    rows = np.broadcast_to(np.arange(cols.shape[0])[:, None], cols.shape)
+    out = np.zeros(cols.shape)
+    if found.any():
+        out[found] = np.asarray(matrix[rows[found], cols[found]]).ravel()
+    return out

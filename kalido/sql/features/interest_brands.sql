@@ -1,0 +1,37 @@
+-- Time-decayed brand affinity from the retained views, add-to-carts and orders (products
+-- without a brand do not count).
+create or replace table feat_interest_brands as
+with signals as (
+    select user_pid, product_id, viewed_at as at, 1.0 as weight
+    from feat_views_recent
+    union all
+    select user_pid, product_id, event_time, 3.0
+    from gated_events
+    where event_type = 'add_to_cart'
+    union all
+    select user_pid, product_id, ordered_at, 5.0 * quantity
+    from gated_orders
+    where status not in ('cancelled', 'returned')
+),
+decayed as (
+    select
+        s.user_pid,
+        p.brand,
+        s.weight * pow(0.5, date_diff('second', s.at, $cutoff) / 86400.0 / $half_life_days)
+            as contribution
+    from signals as s
+    inner join stg_products as p on p.product_id = s.product_id
+    where p.brand is not null
+),
+affinity as (
+    select user_pid, brand, sum(contribution) as raw_score
+    from decayed
+    group by user_pid, brand
+)
+select
+    user_pid,
+    brand,
+    round(raw_score / sum(raw_score) over (partition by user_pid), 6) as score,
+    row_number() over (partition by user_pid order by raw_score desc, brand) as rank
+from affinity
+order by user_pid, rank;

@@ -1,0 +1,33 @@
+-- The recommender's coded results (registered Arrow tables sim_codes, rec_codes) as feature
+-- tables with product ids, pseudonyms and readable reasons.
+create or replace table feat_product_similarity as
+select
+    a.product_id,
+    b.product_id as similar_product_id,
+    round(s.score, 6) as score,
+    s.rank
+from sim_codes as s
+inner join rec_items as a on a.item = s.src
+inner join rec_items as b on b.item = s.dst
+order by a.product_id, s.rank;
+
+create or replace table feat_recommendations as
+with named as (
+    select
+        u.user_pid,
+        r.rank,
+        i.product_id,
+        round(r.score, 6) as score,
+        case when r.reason_item >= 0 then 'because_viewed' else 'popular_in' end as reason_type,
+        case when r.reason_item >= 0 then seed.product_id else c.category end as reason_value
+    from rec_codes as r
+    inner join rec_users as u on u.user_code = r.user_code
+    inner join rec_items as i on i.item = r.item
+    left join rec_items as seed on seed.item = r.reason_item
+    left join rec_categories as c on c.category_code = r.reason_category
+)
+select
+    user_pid, rank, product_id, score, reason_type, reason_value,
+    reason_type || ':' || reason_value as reason
+from named
+order by user_pid, rank;

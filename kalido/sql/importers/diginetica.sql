@@ -1,0 +1,45 @@
+-- DIGINETICA (CIKM Cup 2016) train-purchases.csv, ';'-separated: sessionId, userId ('NA' when
+-- anonymous: the session stands for the visitor), timeframe (ms into the session), eventdate (a
+-- day), ordernumber, itemId. Only purchases: each order is an order, no browsing.
+create or replace temp table imp_source as
+select
+    try_cast(kalido_text(eventdate) as date)::timestamp
+        + to_milliseconds(coalesce(try_cast(kalido_text(timeframe) as bigint), 0) % 43200000)
+        + interval 6 hour as happened_at,
+    coalesce(nullif(kalido_text(userid), 'NA'), 's' || kalido_text(sessionid)) as visitor,
+    kalido_text(ordernumber) as order_id,
+    kalido_text(itemid) as product_id
+from read_csv($path, header = true, all_varchar = true, delim = ';');
+
+create or replace temp table imp_events (
+    visitor varchar, happened_at timestamp, event_type varchar, product_id varchar, session_key varchar
+);
+
+create or replace temp table imp_orders as
+select
+    visitor,
+    order_id,
+    min(happened_at) as happened_at,
+    product_id,
+    count(*)::integer as quantity,
+    null::decimal(12, 2) as unit_price,
+    'delivered' as status
+from imp_source
+where happened_at is not null and visitor is not null and product_id is not null and order_id is not null
+group by visitor, order_id, product_id;
+
+create or replace temp table imp_products as
+select distinct
+    product_id,
+    null::varchar as title,
+    null::varchar as category_path,
+    null::varchar as brand,
+    null::decimal(12, 2) as price
+from imp_source
+where product_id is not null;
+
+create or replace temp table imp_skipped as
+select count(*) filter (
+    where happened_at is null or visitor is null or product_id is null or order_id is null
+) as rows_skipped, count(*) as rows_read
+from imp_source;

@@ -1,0 +1,50 @@
+-- Session sequences without users or clocks (e.g. DIGINETICA preprocessed): one line per
+-- session, comma-separated item ids in order. Each session is its own visitor; sessions are
+-- spread evenly over the given days from the start date in file order, their views 30 seconds apart.
+create or replace temp table imp_lines as
+select ordinality as session_no, line
+from read_csv(
+    $path, columns = {'line': 'VARCHAR'}, header = false, auto_detect = false, delim = chr(1),
+    quote = '', escape = ''
+) with ordinality;
+
+create or replace temp table imp_source as
+with items as (
+    select session_no, unnest(string_split(line, ',')) as item,
+        unnest(generate_series(1, len(string_split(line, ',')))) as position
+    from imp_lines
+),
+spacing as (
+    select $days * 86400.0 / greatest(count(*), 1) as seconds from imp_lines
+)
+select
+    's' || session_no as visitor,
+    $start::timestamp
+        + to_seconds(cast(floor((session_no - 1) * spacing.seconds) as bigint) + 30 * position)
+        as happened_at,
+    nullif(trim(item), '') as product_id
+from items, spacing;
+
+create or replace temp table imp_events as
+select visitor, happened_at, 'product_view' as event_type, product_id, null::varchar as session_key
+from imp_source
+where product_id is not null;
+
+create or replace temp table imp_orders (
+    visitor varchar, order_id varchar, happened_at timestamp, product_id varchar, quantity integer,
+    unit_price decimal(12, 2), status varchar
+);
+
+create or replace temp table imp_products as
+select distinct
+    product_id,
+    null::varchar as title,
+    null::varchar as category_path,
+    null::varchar as brand,
+    null::decimal(12, 2) as price
+from imp_source
+where product_id is not null;
+
+create or replace temp table imp_skipped as
+select count(*) filter (where product_id is null) as rows_skipped, count(*) as rows_read
+from imp_source;

@@ -1,0 +1,55 @@
+-- UCI Online Retail: InvoiceNo ('C...' = a cancellation), StockCode, Description, Quantity,
+-- InvoiceDate (ISO or m/d/Y H:M, taken as UTC), UnitPrice, CustomerID (may be blank or '17850.0'),
+-- Country. Lines without a customer cannot be attributed to anyone and are skipped.
+create or replace temp table imp_source as
+select
+    kalido_text(invoiceno) as order_id,
+    kalido_text(stockcode) as product_id,
+    kalido_text(description) as title,
+    try_cast(kalido_text(quantity) as integer) as quantity,
+    coalesce(
+        try_strptime(kalido_text(invoicedate), '%Y-%m-%d %H:%M:%S'),
+        try_strptime(kalido_text(invoicedate), '%m/%d/%Y %H:%M')
+    ) as happened_at,
+    try_cast(kalido_text(unitprice) as decimal(12, 2)) as unit_price,
+    cast(try_cast(kalido_text(customerid) as double) as bigint)::varchar as visitor
+from read_csv($path, header = true, all_varchar = true, delim = ',');
+
+create or replace temp table imp_events (
+    visitor varchar, happened_at timestamp, event_type varchar, product_id varchar, session_key varchar
+);
+
+create or replace temp table imp_orders as
+select
+    visitor,
+    order_id,
+    min(happened_at) as happened_at,
+    product_id,
+    sum(abs(quantity))::integer as quantity,
+    max(unit_price) as unit_price,
+    case when order_id like 'C%' then 'cancelled' else 'delivered' end as status
+from imp_source
+where
+    happened_at is not null and visitor is not null and product_id is not null and order_id is not null
+    and quantity is not null and quantity <> 0 and (quantity > 0 or order_id like 'C%')
+    and coalesce(unit_price, 0) >= 0
+group by visitor, order_id, product_id;
+
+create or replace temp table imp_products as
+select
+    product_id,
+    title,
+    null::varchar as category_path,
+    null::varchar as brand,
+    unit_price as price
+from imp_source
+where product_id is not null
+qualify row_number() over (partition by product_id order by happened_at desc nulls last, title) = 1;
+
+create or replace temp table imp_skipped as
+select count(*) filter (
+    where happened_at is null or visitor is null or product_id is null or order_id is null
+    or quantity is null or quantity = 0 or (quantity < 0 and order_id not like 'C%')
+    or coalesce(unit_price, 0) < 0
+) as rows_skipped, count(*) as rows_read
+from imp_source;

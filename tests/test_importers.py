@@ -1,0 +1,245 @@
+"""`kalido import-events`: public event logs become contract-format landing zones."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+
+import pytest
+
+from kalido.importers import ImportFormatError, detect_format
+from kalido.pipelines.nightly import run_nightly
+from tests.conftest import kalido, query
+
+# 2015-06-01T10:00:00Z in ms; visitor 7 comes back after 31 minutes (a new session), then buys.
+T0 = 1433152800000
+MINUTE = 60_000
+RETAILROCKET = [
+    ("timestamp", "visitorid", "event", "itemid", "transactionid"),
+    (T0, 7, "view", 100, ""),
+    (T0 + 1 * MINUTE, 7, "view", 101, ""),
+    (T0 + 2 * MINUTE, 7, "addtocart", 101, ""),
+    (T0 + 33 * MINUTE, 7, "view", 102, ""),
+    (T0 + 34 * MINUTE, 7, "transaction", 101, 9001),
+    (T0 + 34 * MINUTE, 7, "transaction", 102, 9001),
+    (T0 + 5 * MINUTE, 8, "view", 100, ""),
+    (T0 + 24 * 60 * MINUTE, 8, "view", 103, ""),
+    ("not-a-time", 9, "view", 100, ""),
+]
+
+
+def write_csv(path, rows, delimiter=","):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, delimiter=delimiter).writerows(rows)
+    return path
+
+
+def read_jsonl(folder):
+    return [json.loads(line) for f in sorted(folder.glob("dt=*/*.jsonl")) for line in open(f)]
+
+
+def read_csvs(folder):
+    rows = []
+    for f in sorted(folder.glob("dt=*/*.csv")):
+        with open(f, encoding="utf-8") as handle:
+            rows += list(csv.DictReader(handle))
+    return rows
+
+
+def test_retailrocket_log_becomes_a_landing_zone_with_sessions_orders_and_consents(tmp_path):
+    source = write_csv(tmp_path / "events.csv", RETAILROCKET)
+    out = tmp_path / "zone"
+    result = kalido("import-events", str(source), "--out", str(out))
+    assert "imported retailrocket: rows read 9, skipped 1" in result.stdout
+    landing = out / "landing"
+    assert sorted(p.name for p in (landing / "browsing").iterdir()) == [
+        "dt=2015-06-01",
+        "dt=2015-06-02",
+    ]
+    events = read_jsonl(landing / "browsing")
+    assert len(events) == 6 and len({e["event_id"] for e in events}) == 6
+    by_visitor = {}
+    for e in sorted(events, key=lambda e: e["event_time"]):
+        by_visitor.setdefault(e["customer_id"], []).append(e)
+    seven = by_visitor["v7"]
+    assert [e["event_type"] for e in seven] == ["product_view"] * 2 + ["add_to_cart"] + [
+        "product_view"
+    ]
+    assert seven[0]["session_id"] == seven[2]["session_id"] != seven[3]["session_id"]
+    assert seven[0]["event_time"] == "2015-06-01T10:00:00.000Z"
+    assert {e["cookie_id"] for e in seven} == {"ck_v7"}
+    assert len({e["session_id"] for e in by_visitor["v8"]}) == 2
+    orders = read_csvs(landing / "orders")
+    assert [(o["order_id"], o["line_no"], o["product_id"], o["customer_id"]) for o in orders] == [
+        ("9001", "1", "101", "v7"),
+        ("9001", "2", "102", "v7"),
+    ]
+    customers = read_csvs(landing / "customers")
+    assert sorted(c["customer_id"] for c in customers) == ["v7", "v8"]
+    assert all(c["account_status"] == "active" and not c["birth_date"] for c in customers)
+    consents = read_jsonl(landing / "consents")
+    assert {(c["subject_id"], c["purpose"], c["status"]) for c in consents} == {
+        (v, p, "granted") for v in ("v7", "v8") for p in ("personalisation", "email_marketing")
+    }
+    products = read_csvs(landing / "products")
+    assert sorted(p["product_id"] for p in products) == ["100", "101", "102", "103"]
+    assert {(p["in_stock"], p["category_path"]) for p in products} == {("true", "Imported")}
+
+
+def test_the_imported_zone_runs_through_the_pipeline(tmp_path, home, monkeypatch):
+    source = write_csv(tmp_path / "events.csv", RETAILROCKET)
+    kalido("import-events", str(source), "--out", str(home))
+    record = run_nightly(date(2015, 6, 2))
+    assert record["stages"]["gate"]["may_profile"] == 2
+    warehouse = home / "warehouse/analytics.duckdb"
+    assert query(warehouse, "select count(distinct user_pid) from views_recent") == [(2,)]
+    feed = home / "exports/email_recommendations/dt=2015-06-02/recommendations.csv"
+    assert {r["customer_id"] for r in csv.DictReader(feed.read_text().splitlines())} == {"v7", "v8"}
+
+
+def test_rees46_keeps_sessions_categories_and_brands(tmp_path):
+    source = write_csv(
+        tmp_path / "2019-Oct.csv",
+        [
+            (
+                "event_time",
+                "event_type",
+                "product_id",
+                "category_id",
+                "category_code",
+                "brand",
+                "price",
+                "user_id",
+                "user_session",
+            ),
+            (
+                "2019-10-01 00:00:00 UTC",
+                "view",
+                "5",
+                "77",
+                "electronics.smartphone",
+                "acme",
+                "9.5",
+                "1",
+                "s-a",
+            ),
+            (
+                "2019-10-01 00:01:00 UTC",
+                "cart",
+                "5",
+                "77",
+                "electronics.smartphone",
+                "acme",
+                "9.5",
+                "1",
+                "s-a",
+            ),
+            (
+                "2019-10-01 00:02:00 UTC",
+                "purchase",
+                "5",
+                "77",
+                "electronics.smartphone",
+                "acme",
+                "9.5",
+                "1",
+                "s-a",
+            ),
+            ("2019-10-01 00:03:00 UTC", "view", "6", "78", "", "", "3", "2", "s-b"),
+            ("2019-10-01 00:04:00 UTC", "remove_from_cart", "6", "78", "", "", "3", "2", "s-b"),
+        ],
+    )
+    out = tmp_path / "zone"
+    kalido("import-events", str(source), "--out", str(out))
+    landing = out / "landing"
+    events = read_jsonl(landing / "browsing")
+    assert [(e["event_type"], e["session_id"]) for e in sorted(events, key=lambda e: e["event_id"])]
+    assert {e["session_id"] for e in events} == {"s-a", "s-b"}
+    products = {p["product_id"]: p for p in read_csvs(landing / "products")}
+    assert products["5"]["category_path"] == "electronics > smartphone"
+    assert products["5"]["brand"] == "acme"
+    assert products["6"]["category_path"] == "Category 78"
+    orders = read_csvs(landing / "orders")
+    assert [(o["product_id"], o["unit_price"]) for o in orders] == [("5", "9.50")]
+
+
+def test_uci_orders_skip_guests_and_mark_cancellations(tmp_path):
+    header = (
+        "InvoiceNo",
+        "StockCode",
+        "Description",
+        "Quantity",
+        "InvoiceDate",
+        "UnitPrice",
+        "CustomerID",
+        "Country",
+    )
+    source = write_csv(
+        tmp_path / "retail.csv",
+        [
+            header,
+            ("536365", "85123A", "HEART HOLDER", "6", "12/1/2010 8:26", "2.55", "17850.0", "UK"),
+            ("536365", "71053", "LANTERN", "6", "12/1/2010 8:26", "3.39", "17850.0", "UK"),
+            ("536366", "71053", "LANTERN", "2", "12/1/2010 9:00", "3.39", "", "UK"),
+            ("C536379", "71053", "LANTERN", "-1", "2010-12-02 09:41:00", "3.39", "17850", "UK"),
+        ],
+    )
+    out = tmp_path / "zone"
+    result = kalido("import-events", str(source), "--out", str(out))
+    assert "imported uci: rows read 4, skipped 1" in result.stdout
+    orders = read_csvs(out / "landing/orders")
+    assert [(o["order_id"], o["customer_id"], o["quantity"], o["status"]) for o in orders] == [
+        ("536365", "v17850", "6", "delivered"),
+        ("536365", "v17850", "6", "delivered"),
+        ("C536379", "v17850", "1", "cancelled"),
+    ]
+    titles = {p["product_id"]: p["title"] for p in read_csvs(out / "landing/products")}
+    assert titles == {"85123A": "HEART HOLDER", "71053": "LANTERN"}
+
+
+def test_diginetica_purchases_use_the_category_map_and_sessions_for_anonymous_buyers(tmp_path):
+    source = write_csv(
+        tmp_path / "train-purchases.csv",
+        [
+            ("sessionId", "userId", "timeframe", "eventdate", "ordernumber", "itemId"),
+            ("150", "18278", "17100868", "2016-05-06", "16421", "25911"),
+            ("151", "NA", "6454547", "2016-05-06", "16290", "175874"),
+        ],
+        delimiter=";",
+    )
+    cats = write_csv(
+        tmp_path / "product-categories.csv",
+        [("itemId", "categoryId"), ("25911", "1096")],
+        delimiter=";",
+    )
+    out = tmp_path / "zone"
+    kalido("import-events", str(source), "--out", str(out), "--categories", str(cats))
+    orders = read_csvs(out / "landing/orders")
+    assert sorted(o["customer_id"] for o in orders) == ["v18278", "vs151"]
+    paths = {p["product_id"]: p["category_path"] for p in read_csvs(out / "landing/products")}
+    assert paths == {"25911": "Category 1096", "175874": "Imported"}
+
+
+def test_sequences_become_one_visitor_per_session_in_file_order(tmp_path):
+    source = tmp_path / "sequences.csv"
+    source.write_text("1,2,3\n4,4,5\n", encoding="utf-8")
+    out = tmp_path / "zone"
+    kalido("import-events", str(source), "--out", str(out), "--start-date", "2016-01-01")
+    events = sorted(read_jsonl(out / "landing/browsing"), key=lambda e: e["event_time"])
+    assert [(e["customer_id"], e["product_id"]) for e in events] == [
+        ("vs1", "1"),
+        ("vs1", "2"),
+        ("vs1", "3"),
+        ("vs2", "4"),
+        ("vs2", "4"),
+        ("vs2", "5"),
+    ]
+
+
+def test_an_unknown_header_is_refused_with_exit_status_2(tmp_path):
+    source = write_csv(tmp_path / "x.csv", [("a", "b"), ("1", "2")])
+    with pytest.raises(ImportFormatError):
+        detect_format(source)
+    result = kalido("import-events", str(source), "--out", str(tmp_path / "z"), check=False)
+    assert result.returncode == 2 and "unrecognised events file" in result.stderr

@@ -1,0 +1,178 @@
+"""The recommender's rules and the evaluation metrics, on tiny hand-made arrays."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kalido import recommender as rec
+from kalido.evaluation import next_item_metrics, personal_metrics
+
+
+def interactions(rows, n_users, n_items):
+    """rows: (user, item, age_days, kind, group), already in (group, time) order."""
+    user, item, age, kind, group = (np.array(c) for c in zip(*rows, strict=True))
+    return rec.Interactions(
+        user=user.astype(np.int32),
+        item=item.astype(np.int32),
+        age_days=age.astype(float),
+        kind=kind.astype(np.int8),
+        group=group.astype(np.int64),
+        n_users=n_users,
+        n_items=n_items,
+    )
+
+
+def co_views(pairs_by_user, n_items):
+    """Each user views each of their (a, b) pairs in one session of their own."""
+    rows, group = [], 0
+    for user, pairs in enumerate(pairs_by_user):
+        for a, b in pairs:
+            group += 1
+            rows += [(user, a, 1.0, rec.VIEW, group), (user, b, 1.0, rec.VIEW, group)]
+    return interactions(rows, len(pairs_by_user), n_items)
+
+
+def catalogue(n_items, categories=None, out_of_stock=()):
+    stock = np.ones(n_items, bool)
+    stock[list(out_of_stock)] = False
+    cats = np.zeros(n_items, np.int32) if categories is None else np.array(categories, np.int32)
+    return rec.Catalogue(category=cats, in_stock=stock, n_categories=int(cats.max()) + 1)
+
+
+def pairs_of(sim):
+    src, dst, _, _ = sim.rows()
+    return set(zip(src.tolist(), dst.tolist(), strict=True))
+
+
+def test_a_pair_needs_k_distinct_users_and_repeat_sessions_of_one_user_do_not_count():
+    # Pair (0, 1): 5 distinct users. Pair (2, 3): 4 users, one of whom co-viewed it 10 times.
+    users = [[(0, 1), (2, 3)] for _ in range(4)] + [[(0, 1)]]
+    users[0] = users[0] + [(2, 3)] * 9
+    sim = rec.similarity(co_views(users, 4), catalogue(4), rec.RecParams(min_users=5))
+    found = pairs_of(sim)
+    assert {(0, 1), (1, 0)} <= found
+    assert (2, 3) not in found and (3, 2) not in found
+    sim = rec.similarity(co_views(users, 4), catalogue(4), rec.RecParams(min_users=4))
+    assert {(2, 3), (3, 2)} <= pairs_of(sim)
+
+
+def test_never_self_similar_and_only_in_stock_targets():
+    users = [[(0, 1), (0, 2), (0, 0), (1, 2)] for _ in range(6)]
+    sim = rec.similarity(co_views(users, 3), catalogue(3, out_of_stock=[2]), rec.RecParams())
+    found = pairs_of(sim)
+    assert all(a != b for a, b in found)
+    assert all(b != 2 for _, b in found)
+    assert (2, 0) in found  # an out-of-stock product still has similar products
+
+
+def test_scores_are_normalised_against_popularity():
+    # 1 is co-viewed with 0 by 6 users; 2 (viewed by everybody) by 8 users out of its 30.
+    users = [[(0, 1)] for _ in range(6)] + [[(0, 2)] for _ in range(8)]
+    users += [[(3, 2)] for _ in range(22)]
+    sim = rec.similarity(co_views(users, 4), catalogue(4), rec.RecParams(popularity_exponent=0.5))
+    src, dst, _, rank = sim.rows()
+    first_of_0 = dst[(src == 0) & (rank == 1)]
+    assert first_of_0.tolist() == [1]
+
+
+def recommend(rows, n_users, n_items, cats=None, out_of_stock=(), **params):
+    events = interactions(rows, n_users, n_items)
+    params = rec.RecParams(min_users=1, **params)
+    cat = catalogue(n_items, cats, out_of_stock)
+    sim = rec.similarity(events, cat, params)
+    return rec.recommend(events, cat, sim, params)
+
+
+def by_user(recs, user):
+    mine = recs.user == user
+    order = np.argsort(recs.rank[mine])
+    return recs.item[mine][order].tolist(), recs.reason_item[mine][order].tolist()
+
+
+def test_nothing_bought_recently_is_recommended_but_an_old_purchase_may_return():
+    rows = []
+    for u in range(3):  # three users co-view 0 and 1, and 0 and 2
+        rows += [(u, 0, 5.0, rec.VIEW, 10 + u), (u, 1, 5.0, rec.VIEW, 10 + u)]
+        rows += [(u, 0, 5.0, rec.VIEW, 20 + u), (u, 2, 5.0, rec.VIEW, 20 + u)]
+    rows += [(3, 0, 1.0, rec.VIEW, 30), (3, 1, 2.0, rec.ORDER, 31), (3, 2, 40.0, rec.ORDER, 32)]
+    recs = recommend(rows, 4, 4, exclude_bought_days=30)
+    items, _ = by_user(recs, 3)
+    assert 1 not in items  # bought 2 days ago
+    assert 2 in items  # bought 40 days ago
+
+
+def test_lists_are_full_in_stock_with_reasons_even_without_history():
+    # 30 products in 2 categories: 0-19 in category 0 and 20-29 in category 1.
+    cats = [0] * 20 + [1] * 10
+    rows, group = [], 0
+    for u in range(6):
+        for a in range(30):
+            group += 1
+            rows += [(u, a, 1.0, rec.VIEW, group), (u, (a + 1) % 30, 1.0, rec.VIEW, group)]
+    rows.append((6, 3, 0.5, rec.VIEW, 999))
+    recs = recommend(rows, 8, 30, cats=cats, out_of_stock=[29], per_user=20)
+    for user in range(8):
+        items, reasons = by_user(recs, user)
+        assert len(items) == 20 and len(set(items)) == 20 and 29 not in items
+    items, reasons = by_user(recs, 6)
+    assert reasons[0] >= 0  # behaviour first: because_viewed a product
+    items, reasons = by_user(recs, 7)  # no history at all: popular products
+    assert set(reasons) == {-1}
+
+
+def test_diversity_decay_moves_a_second_category_up():
+    cats = [0] * 6 + [1] * 2
+    rows, group = [], 0
+    for u in range(5):
+        for b in range(1, 8):
+            group += 1
+            weight_age = 1.0 if b < 6 else 20.0  # category 1 co-views are older (weaker)
+            rows += [(u, 0, weight_age, rec.VIEW, group), (u, b, weight_age, rec.VIEW, group)]
+    rows.append((5, 0, 0.1, rec.VIEW, 999))
+    plain, _ = by_user(recommend(rows, 6, 8, cats=cats, diversity_decay=1.0, per_user=4), 5)
+    diverse, _ = by_user(recommend(rows, 6, 8, cats=cats, diversity_decay=0.3, per_user=4), 5)
+    assert {cats[i] for i in plain} == {0}
+    assert 1 in {cats[i] for i in diverse}
+
+
+def test_personal_metrics_match_a_hand_computed_case():
+    # User 0: truth {5, 7}; ranked [5, 1, 7] → hit at 1 and 3. User 1: truth {2}; ranked [4, 2].
+    # User 2: truth {9}; no hit.
+    rec_user = np.array([0, 0, 0, 1, 1, 2])
+    rec_rank = np.array([1, 2, 3, 1, 2, 1])
+    rec_item = np.array([5, 1, 7, 4, 2, 3])
+    truth_user, truth_item = np.array([0, 0, 1, 2]), np.array([5, 7, 2, 9])
+    m = personal_metrics(rec_user, rec_rank, rec_item, truth_user, truth_item, n_items=10)
+    assert m["users"] == 3
+    assert m["hr"] == pytest.approx(2 / 3)
+    assert m["mrr"] == pytest.approx((1 + 1 / 2 + 0) / 3)
+    assert m["recall"] == pytest.approx((1 + 1 + 0) / 3)
+    ndcg0 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    ndcg1 = (1 / math.log2(3)) / 1
+    assert m["ndcg"] == pytest.approx((ndcg0 + ndcg1 + 0) / 3)
+    # Only the top k count.
+    m2 = personal_metrics(rec_user, rec_rank, rec_item, truth_user, truth_item, 10, k=1)
+    assert m2["hr"] == pytest.approx(1 / 3) and m2["mrr"] == pytest.approx(1 / 3)
+
+
+def test_next_item_metrics_match_a_hand_computed_case():
+    src, rank, dst = np.array([1, 1, 1, 2]), np.array([1, 2, 3, 1]), np.array([4, 5, 6, 7])
+    current, following = np.array([1, 1, 2, 3]), np.array([5, 9, 7, 1])
+    m = next_item_metrics(src, rank, dst, current, following, n_items=10)
+    assert m == {"pairs": 4, "hr": pytest.approx(2 / 4), "mrr": pytest.approx((1 / 2 + 1) / 4)}
+
+
+def test_recommending_leaves_the_ranked_similar_lists_as_they_were():
+    users = [[(0, 3)] + ([(0, 1), (0, 2)] if u < 3 else []) for u in range(6)]
+    events = co_views(users, 4)
+    params = rec.RecParams(min_users=1)
+    sim = rec.similarity(events, catalogue(4), params)
+    before = [a.copy() for a in sim.rows()]
+    rec.recommend(events, catalogue(4), sim, params)
+    after = sim.rows()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    src, dst, _, rank = after
+    assert dst[(src == 0) & (rank == 1)].tolist() == [3]  # the strongest first, not by id
