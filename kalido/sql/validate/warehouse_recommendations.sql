@@ -4,6 +4,8 @@ select
     r.rank,
     r.product_id,
     r.score,
+    r.reason_type,
+    r.reason_value,
     r.reason,
     row_number() over (partition by r.user_pid order by r.rank, r.product_id) as rank_position,
     coalesce(isfinite(r.score), false) as score_is_finite,
