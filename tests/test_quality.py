@@ -398,7 +398,8 @@ TAMPERING = {
         "create temp table minor as select user_pid from gate_customers where is_minor "
         "order by user_pid limit 1;\n"
         "insert into feat_recommendations select (select user_pid from minor), rank, "
-        f"product_id, score, reason from feat_recommendations where user_pid = {FIRST_USER};\n"
+        "product_id, score, reason_type, reason_value, reason "
+        f"from feat_recommendations where user_pid = {FIRST_USER};\n"
         "update gate_customers set may_email = true where user_pid in (select user_pid from minor)",
         "exports.email_recommendations/no_minor_recipient",
     ),
