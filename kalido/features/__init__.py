@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 
 # Order matters: each feature reads the ones before it. The recommender step builds
 # feat_product_similarity and feat_recommendations.
-SQL_BEFORE = ("views_recent", "interest_profiles", "interest_brands")
+SQL_BEFORE = ("views_recent",)
+# Interest tables share one query, over the product attribute each one ranks.
+INTERESTS = {"interest_profiles": "category", "interest_brands": "brand"}
 SQL_AFTER = ("audience_daily",)
 TABLES = (
     "views_recent",
@@ -115,6 +117,13 @@ def build_features(settings: Settings, policy: Policy, logical_date: date, run_i
     with connect(settings.layout.work_db, timezone=policy.business_timezone) as con:
         for feature in SQL_BEFORE:
             run_sql(con, f"features/{feature}", params)
+        for table, dimension in INTERESTS.items():
+            run_sql(
+                con,
+                "features/interests",
+                params,
+                identifiers={"table": f"feat_{table}", "dimension": dimension},
+            )
         recommender_seconds = build_recommender_tables(con, profiling, cutoff)
         for feature in SQL_AFTER:
             run_sql(con, f"features/{feature}", params)

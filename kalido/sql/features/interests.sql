@@ -1,6 +1,6 @@
--- Time-decayed brand affinity from the retained views, add-to-carts and orders (products
--- without a brand do not count).
-create or replace table feat_interest_brands as
+-- Time-decayed affinity to one product attribute (category or brand, named by the caller) from the
+-- retained views, add-to-carts and orders; products without that attribute do not count.
+create or replace table {table} as
 with signals as (
     select user_pid, product_id, viewed_at as at, 1.0 as weight
     from feat_views_recent
@@ -16,22 +16,22 @@ with signals as (
 decayed as (
     select
         s.user_pid,
-        p.brand,
+        p.{dimension},
         s.weight * pow(0.5, date_diff('second', s.at, $cutoff) / 86400.0 / $half_life_days)
             as contribution
     from signals as s
     inner join stg_products as p on p.product_id = s.product_id
-    where p.brand is not null
+    where p.{dimension} is not null
 ),
 affinity as (
-    select user_pid, brand, sum(contribution) as raw_score
+    select user_pid, {dimension}, sum(contribution) as raw_score
     from decayed
-    group by user_pid, brand
+    group by user_pid, {dimension}
 )
 select
     user_pid,
-    brand,
+    {dimension},
     round(raw_score / sum(raw_score) over (partition by user_pid), 6) as score,
-    row_number() over (partition by user_pid order by raw_score desc, brand) as rank
+    row_number() over (partition by user_pid order by raw_score desc, {dimension}) as rank
 from affinity
 order by user_pid, rank;
