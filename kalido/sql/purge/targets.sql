@@ -29,11 +29,14 @@ qualify row_number() over (partition by r.request_id order by r._partition_date,
 -- later delivery shows active.
 create or replace temp table last_activity as
 with visits as (
-    select coalesce(c.pid, o.customer_pid) as pid, max(b.event_time) as active_at
+    -- Equi-joins only (an extra condition in ON makes a nested-loop join); the CASE picks.
+    select
+        case when b.customer_id is null then o.customer_pid else c.pid end as pid,
+        max(b.event_time) as active_at
     from raw_browsing as b
     inner join cookie_pids as k on k.raw_id = b.cookie_id
     left join customer_pids as c on c.raw_id = b.customer_id
-    left join cookie_owner as o on b.customer_id is null and o.cookie_pid = k.pid
+    left join cookie_owner as o on o.cookie_pid = k.pid
     group by 1
 ),
 logins as (
