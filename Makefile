@@ -22,7 +22,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
 $(BIN)/kalido: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 venv: $(BIN)/kalido  ## create .venv from the lock file (system Python 3.11, no downloads)
