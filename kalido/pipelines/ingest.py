@@ -10,7 +10,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("csv", "csv.gz", "jsonl", "jsonl.gz", "parquet")
 PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+# Rows re-sent in another file are recognised as duplicates when first loaded from a partition at
+# most this long before (see ingest/classify.sql); a whole re-sent file is caught by its checksum.
+DEDUP_WINDOW = timedelta(days=35)
 
 
 @dataclass(frozen=True)
@@ -226,7 +229,10 @@ def _ingest_file(
     run_sql(
         con,
         "ingest/classify",
-        {"partition_date": landing_file.partition_date},
+        {
+            "partition_date": landing_file.partition_date,
+            "dedup_since": landing_file.partition_date - DEDUP_WINDOW,
+        },
         identifiers=key_and_table,
     )
     run_sql(

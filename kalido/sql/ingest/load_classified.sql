@@ -9,6 +9,5 @@ select $source, $file_id, _row, _reason, kalido_mask_cards(_payload), $run_id
 from rejected_rows
 union all
 select $source, $file_id, c._row, c._reason, kalido_mask_cards(to_json(l)::varchar), $run_id
-from classified as c
-inner join landed as l on c._row = l._row
-where c._status = 'quarantined';
+from (select _row, _reason from classified where _status = 'quarantined') as c
+inner join landed as l on l._row = c._row;
