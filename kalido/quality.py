@@ -44,6 +44,7 @@ class QualitySettings:
     min_in_stock_share: float
     category_path_regex: str
     pii_patterns: MappingProxyType
+    max_rows_per_batch: int
     default_severity: MappingProxyType
     severity_overrides: MappingProxyType  # "suite/expectation" -> severity
 
@@ -52,6 +53,8 @@ class QualitySettings:
             raise ConfigError("expectations settings: volume.factor must be greater than 1")
         if not 0 <= self.max_quarantined_share <= 1 or not 0 <= self.min_in_stock_share <= 1:
             raise ConfigError("expectations settings: shares must lie between 0 and 1")
+        if self.max_rows_per_batch < 1:
+            raise ConfigError("expectations settings: sampling.max_rows_per_batch must be >= 1")
         if set(self.default_severity) != set(LAYERS):
             raise ConfigError("expectations settings: severity.default needs every layer")
         if not set(self.default_severity.values()) | set(self.severity_overrides.values()) <= set(
@@ -84,6 +87,7 @@ def load_settings(directory: Path = EXPECTATIONS_DIR) -> QualitySettings:
             min_in_stock_share=float(raw["catalogue"]["min_in_stock_share"]),
             category_path_regex=str(raw["catalogue"]["category_path_regex"]),
             pii_patterns=MappingProxyType(dict(raw["pii_patterns"])),
+            max_rows_per_batch=int(raw["sampling"]["max_rows_per_batch"]),
             default_severity=MappingProxyType(dict(severity["default"])),
             severity_overrides=MappingProxyType(overrides),
         )

@@ -502,3 +502,24 @@ def test_data_docs_render_in_headless_chromium(base_home):
     page = _dump_dom(base_home / "quality" / links[0])
     assert "Expectation Validation Result" in page
     assert "Status: Succeeded" in page or "Succeeded" in page
+
+
+def test_a_batch_above_the_cap_is_validated_on_a_uniform_repeatable_sample():
+    from kalido.pipelines.validate import _frame
+
+    with duckdb.connect() as con:
+        con.execute(
+            "create table t as select i as id, i::decimal(12, 2) as price, "
+            "timestamp '2026-11-24' + to_seconds(i) as at from range(20000) as r(i)"
+        )
+        whole = con.execute("select * from t order by id").df()
+        small = _frame(con.execute("select * from t order by id"), 50_000)
+        first = _frame(con.execute("select * from t order by id"), 1_000)
+        again = _frame(con.execute("select * from t order by id"), 1_000)
+    assert small.equals(whole)  # under the cap: every row, in order, same types as .df()
+    assert len(first) == 1_000 and first["id"].is_unique
+    assert set(first["id"]) <= set(whole["id"])
+    assert first.dtypes.equals(whole.dtypes)
+    assert first.equals(again)
+    # Uniform over the batch, not its first rows: every fifth of it is represented.
+    assert (first["id"] // 4_000).nunique() == 5

@@ -13,6 +13,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kalido import quality
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 JSON_KEY_SAMPLE = 2000  # lines read per JSON Lines file to learn its keys
 PLAIN_NAME = re.compile(r"^[a-z][a-z_]{0,40}$")  # how the contract names columns
 MESSAGE_FAILURES = 5
+SAMPLE_SEED = 20261125  # fixed: the same batch gives the same sample, run after run
+SAMPLE_KEY = "_kalido_sample_key"
 
 
 class QualityGateFailed(Exception):
@@ -63,6 +68,26 @@ def _file_columns(path: Path) -> set[str] | None:
         return None
 
 
+def _frame(cursor: duckdb.DuckDBPyConnection, max_rows: int):
+    """The query's rows as a DataFrame; above max_rows, a uniform sample of max_rows of them,
+    streamed (bottom-k on seeded random keys), so memory stays bounded whatever the batch size.
+    Per-user and per-list columns are computed in SQL over every row before sampling."""
+    reader = cursor.fetch_record_batch(max_rows)
+    rng = np.random.default_rng(SAMPLE_SEED)
+    kept = reader.schema.append(pa.field(SAMPLE_KEY, pa.float64())).empty_table()
+    for batch in reader:
+        keys = rng.random(batch.num_rows)
+        threshold = kept.column(SAMPLE_KEY)[-1].as_py() if kept.num_rows >= max_rows else 1.0
+        chosen = keys < threshold
+        part = pa.Table.from_batches([batch]).append_column(SAMPLE_KEY, pa.array(keys))
+        kept = pa.concat_tables([kept, part.filter(pa.array(chosen))])
+        if kept.num_rows > max_rows:
+            order = pc.sort_indices(kept, [(SAMPLE_KEY, "ascending")])
+            kept = kept.take(order[:max_rows])
+    # Through DuckDB, so the column types are the ones .df() gives on the full result.
+    return cursor.from_arrow(kept.drop_columns(SAMPLE_KEY)).df()
+
+
 def _quotable(header: set[str], contract: tuple[str, ...]) -> set[str]:
     """Column names safe to quote in results: a file without a header row has data as its
     "names", so unknown names are kept only when shaped like the contract's and the file has
@@ -74,7 +99,7 @@ def _quotable(header: set[str], contract: tuple[str, ...]) -> set[str]:
     return known | safe | set(unnamed)
 
 
-def _landing_batch(con: duckdb.DuckDBPyConnection, landing: Path, source: str):
+def _landing_batch(con: duckdb.DuckDBPyConnection, landing: Path, source: str, max_rows: int):
     """This batch's raw rows of one source, shaped like the files delivered them: a contract
     column missing from any file is dropped and a column no contract names is added, so that
     `columns_match_contract` sees the drift."""
@@ -93,7 +118,8 @@ def _landing_batch(con: duckdb.DuckDBPyConnection, landing: Path, source: str):
         "validate/landing_rows",
         {"source": source},
         identifiers={"columns": ", ".join(spec.columns), "raw_table": spec.raw_table},
-    ).df()
+    )
+    frame = _frame(frame, max_rows)
     headers = [
         _quotable(h, spec.columns)
         for h in (_file_columns(landing / p) for p in paths)
@@ -136,6 +162,7 @@ def _batches(
 ) -> dict:
     """Every batch a suite names, as pandas DataFrames (None: nothing to validate this run)."""
     layout = settings.layout
+    max_rows = qsettings.max_rows_per_batch
     batches: dict = {}
     with connect(":memory:", timezone="UTC") as con:
         attach(con, layout.raw_db, "raw")
@@ -157,20 +184,21 @@ def _batches(
         for name in sorted(names):
             layer, _, table = name.partition(":")
             if layer == "landing":
-                batches[name] = _landing_batch(con, layout.landing, table)
+                batches[name] = _landing_batch(con, layout.landing, table, max_rows)
             elif layer == "warehouse":
-                batches[name] = run_sql(con, f"validate/warehouse_{table}").df()
+                batches[name] = _frame(run_sql(con, f"validate/warehouse_{table}"), max_rows)
             elif layer == "exports":
                 # The same statement publish runs, so the rows checked are the rows shipped.
                 run_sql(con, "publish/email_feed", {"key_version": settings.key_version})
-                batches[name] = run_sql(
+                rows = run_sql(
                     con,
                     f"validate/exports_{table}",
                     {
                         "key_version": settings.key_version,
                         "feed_purposes": list(policy.email_feed.required_purposes),
                     },
-                ).df()
+                )
+                batches[name] = _frame(rows, max_rows)
     return batches
 
 
