@@ -87,6 +87,7 @@ def _floor(landing: Path, day: date, out: Path) -> int:
     rows = 0
     out.mkdir(parents=True, exist_ok=True)
     with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
         for source_dir in sorted(landing.iterdir()):
             files = sorted(source_dir.glob(f"dt={day.isoformat()}/*"))
             for kind, reader in FLOOR_READERS.items():

@@ -67,7 +67,9 @@ def connect(path: Path | str = ":memory:", timezone: str = "UTC", read_only: boo
     """A DuckDB connection whose naive timestamps mean local time in `timezone`."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # No progress bar: it floods task logs (Airflow, CI) with terminal control lines.
     con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("set enable_progress_bar = false")
     con.execute("set TimeZone = $tz", {"tz": timezone})
     con.create_function(
         "kalido_mask_cards",
