@@ -40,6 +40,11 @@ class Layout:
         return self.home / "work" / "pipeline.duckdb"
 
     @property
+    def browsing_partitions(self) -> Path:
+        """Pseudonymised browsing kept between runs, one Parquet file per landing date."""
+        return self.home / "work" / "partitions" / "browsing"
+
+    @property
     def warehouse(self) -> Path:
         return self.home / "warehouse" / "analytics.duckdb"
 

@@ -56,7 +56,9 @@ def run_sql(
     params = dict(params or {})
     result = con
     for number, statement in enumerate(_statements(text), start=1):
-        used = {p: params[p] for p in set(_PARAM.findall(statement))}
+        # A $name in a comment is not a parameter of the statement.
+        code = re.sub(r"--[^\n]*", "", statement)
+        used = {p: params[p] for p in set(_PARAM.findall(code))}
         started = time.perf_counter()
         result = con.execute(statement, used or None)
         log.debug("sql %s #%d: %.3f s", name, number, time.perf_counter() - started)
@@ -129,6 +131,7 @@ def rebuild_database(path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.rebuild")
     tmp.unlink(missing_ok=True)
     with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
         attach(con, path, "old")
         attach(con, tmp, "fresh", read_only=False)
         con.execute("copy from database old to fresh")

@@ -144,6 +144,17 @@ def assert_gone_everywhere(home) -> None:
             assert not duckdb_values_containing(path, needles), path.relative_to(home)
 
 
+def staged_browsing_of(home, user_pid: str) -> int:
+    files = sorted(str(p) for p in (home / "work/partitions/browsing").glob("dt=*/*.parquet"))
+    assert files
+    with duckdb.connect() as con:
+        return con.execute(
+            "select count(*) from read_parquet($f, hive_partitioning = false)"
+            " where customer_pid = $p",
+            {"f": files, "p": user_pid},
+        ).fetchone()[0]
+
+
 def feed_rows(home, day) -> list[dict]:
     path = home / f"exports/email_recommendations/dt={day}/recommendations.csv"
     with open(path, encoding="utf-8") as handle:
@@ -167,9 +178,12 @@ def test_requests_erase_object_restrict_and_answer_access(zone, landing):
             for t in ("raw_customers", "raw_browsing", "raw_consents", "raw_orders")
         }
 
+    assert staged_browsing_of(home, pid("C_GONE")) > 0
     record = run_nightly(D)
     assert record["stages"]["purge"]["erased_customers"] == 1
     assert_gone_everywhere(home)
+    # The browsing partitions kept between runs lose the erased customer's pseudonymised events.
+    assert staged_browsing_of(home, pid("C_GONE")) == 0
 
     # The legal archive keeps the invoice data only.
     archive = home / ARCHIVE

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import shutil
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 
-from kalido.config import ConfigError, Settings
-from kalido.db import attach, connect, rebuild_in_fresh_process, run_sql
+from kalido.config import ConfigError, Layout, Settings
+from kalido.db import attach, connect, in_fresh_process, rebuild_in_fresh_process, run_sql, sql_text
 from kalido.policy import Policy
 from kalido.pseudonyms import pseudonym
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"  # landing date -> signature of the partition file written for it
 
 
 def check_key(settings: Settings) -> None:
@@ -64,21 +71,90 @@ def assign_pseudonyms(settings: Settings) -> int:
     return len(pids)
 
 
+def _partition_signatures(con, settings: Settings, logical_date: date) -> dict[str, str]:
+    """Landing date -> a digest of its raw browsing rows, the key and the staging SQL: a partition
+    whose digest is unchanged since its Parquet file was written needs no new pseudonymising."""
+    recipe = hashlib.sha256(sql_text("pseudonymise/build_staging").encode()).hexdigest()
+    rows = run_sql(con, "pseudonymise/browsing_signatures", {"logical_date": logical_date})
+    return {
+        day.isoformat(): hashlib.sha256(
+            f"{recipe}|{settings.key_version}|{settings.key_fingerprint}|{count}|{digest}".encode()
+        ).hexdigest()
+        for day, count, digest in rows.fetchall()
+    }
+
+
+def _read_manifest(directory: Path) -> dict[str, str]:
+    try:
+        return json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # no usable record: every partition is pseudonymised again
+
+
+def _partition_file(directory: Path, day: str) -> Path:
+    return directory / f"dt={day}" / "events.parquet"
+
+
+def store_browsing(
+    layout: Layout, signatures: dict[str, str], changed: list[str], logical_date: date, cutoff
+) -> int:
+    """Write the changed partitions, drop the ones raw no longer has, load stg_browsing.
+
+    Runs in a fresh process (never read an identifier), so the Parquet files hold values only.
+    """
+    directory = layout.browsing_partitions
+    manifest = _read_manifest(directory)
+    with connect(layout.work_db) as con:
+        for day in changed:
+            target = _partition_file(directory, day)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}")
+            rows = con.sql(
+                sql_text("pseudonymise/browsing_partition"),
+                params={"partition_date": date.fromisoformat(day)},
+            )
+            rows.write_parquet(str(tmp), compression="zstd")
+            os.replace(tmp, target)
+            manifest[day] = signatures[day]
+        for day in [d for d in manifest if d <= logical_date.isoformat() and d not in signatures]:
+            shutil.rmtree(_partition_file(directory, day).parent, ignore_errors=True)
+            del manifest[day]
+        directory.mkdir(parents=True, exist_ok=True)
+        record = directory / f".{MANIFEST}.{os.getpid()}"
+        record.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(record, directory / MANIFEST)
+        files = [str(_partition_file(directory, day)) for day in sorted(signatures)]
+        run_sql(con, "pseudonymise/load_browsing", {"files": files, "cutoff": cutoff})
+        return con.execute("select count(*) from stg_browsing").fetchone()[0]
+
+
 def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
-    """Rebuild the pseudonymised staging tables as of the logical date."""
+    """Build the pseudonymised staging tables as of the logical date: the small tables whole,
+    browsing only for the landing partitions that changed since the last run."""
     new_ids = assign_pseudonyms(settings)
-    work_db = settings.layout.work_db
-    work_db.unlink(missing_ok=True)  # staging is derived: rebuilt whole, never patched
+    layout = settings.layout
+    work_db = layout.work_db
+    work_db.unlink(missing_ok=True)  # the work database is derived: rebuilt, never patched
+    cutoff = day_end_utc(logical_date, policy.business_timezone)
     with connect(work_db, timezone=policy.business_timezone) as con:
-        attach(con, settings.layout.raw_db, "raw")
+        attach(con, layout.raw_db, "raw")
+        signatures = _partition_signatures(con, settings, logical_date)
+        stored = _read_manifest(layout.browsing_partitions)
+        changed = sorted(
+            day
+            for day, signature in signatures.items()
+            if stored.get(day) != signature
+            or not _partition_file(layout.browsing_partitions, day).exists()
+        )
         run_sql(
             con,
             "pseudonymise/build_staging",
             {
                 "key_version": settings.key_version,
                 "logical_date": logical_date,
-                "cutoff": day_end_utc(logical_date, policy.business_timezone),
+                "cutoff": cutoff,
                 "age_limit": policy.age_limit,
+                "changed_partitions": [date.fromisoformat(day) for day in changed],
             },
         )
         counts = {
@@ -86,14 +162,19 @@ def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id:
             for table in (
                 "stg_customers",
                 "stg_consents",
-                "stg_browsing",
                 "stg_orders",
                 "stg_requests",
                 "stg_products",
             )
         }
     # This process read the restricted zone: the work file is re-copied by a fresh process so that
-    # no stale buffer bytes (DuckDB block tails) carry an identifier out of restricted/.
+    # no stale buffer bytes (DuckDB block tails) carry an identifier out of restricted/, and the
+    # Parquet partitions are written by another fresh process from that copy.
     rebuild_in_fresh_process(work_db)
+    counts["stg_browsing"] = in_fresh_process(
+        store_browsing, layout, signatures, changed, logical_date, cutoff
+    )
+    counts["browsing_partitions_rebuilt"] = len(changed)
+    counts["browsing_partitions_reused"] = len(signatures) - len(changed)
     log.info("pseudonymised: %s new identifiers, %s", new_ids, counts)
     return {"new_pseudonyms": new_ids, **counts}

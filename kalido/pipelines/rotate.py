@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 
 import pyarrow as pa
 
@@ -55,6 +56,7 @@ def rotate_key(settings: Settings) -> dict:
     rebuild_database(layout.raw_db)
     # Staging holds the old pseudonyms; the next run rebuilds it under the new key.
     layout.work_db.unlink(missing_ok=True)
+    shutil.rmtree(layout.browsing_partitions, ignore_errors=True)
     counts = {"key_version": settings.key_version, "identifiers": len(domains), "retired": retired}
     log.info("rotated pseudonym key: %s", counts)
     return counts

@@ -1,4 +1,4 @@
--- Pseudonymised staging, rebuilt each run from the restricted raw store as of the logical date.
+-- Pseudonymised staging from the restricted raw store as of the logical date.
 -- Direct identifiers are replaced by keyed pseudonyms; quasi-identifiers are coarsened here,
 -- before anything leaves the restricted zone: IP to /24 (IPv4) or /48 (IPv6), user agent to
 -- browser family and device class, birth date to an age band and an adult flag.
@@ -75,8 +75,11 @@ left join pid_cookie as pk on pk.raw_id = c.subject_id
 where c.recorded_at < $cutoff and c._partition_date <= $logical_date
 order by subject_pid, purpose, recorded_at;
 
-create or replace table stg_browsing as
+-- Browsing is the big table: only landing partitions whose raw rows changed since the last run
+-- ($changed_partitions, see pseudonymise.py) are pseudonymised again; the rest is reused as is.
+create or replace table stg_browsing_changed as
 select
+    b._partition_date,
     b.event_id,
     b.event_time,
     b.event_type,
@@ -108,8 +111,7 @@ select
 from raw.raw_browsing as b
 inner join pid_cookie as k on k.raw_id = b.cookie_id
 left join pid_customer as c on c.raw_id = b.customer_id
-where b.event_time < $cutoff and b._partition_date <= $logical_date
-order by b.event_time, b.event_id;
+where b._partition_date in (select unnest($changed_partitions::date[]));
 
 create or replace table stg_orders as
 select
