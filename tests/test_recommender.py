@@ -47,16 +47,33 @@ def pairs_of(sim):
     return set(zip(src.tolist(), dst.tolist(), strict=True))
 
 
+def co_views_apart(pairs_by_user, n_items):
+    """The same views as co_views, but each product in a session of its own."""
+    rows, group = [], 0
+    for user, pairs in enumerate(pairs_by_user):
+        for a, b in pairs:
+            rows += [(user, a, 1.0, rec.VIEW, group + 1), (user, b, 1.0, rec.VIEW, group + 2)]
+            group += 2
+    return interactions(rows, len(pairs_by_user), n_items)
+
+
+def row_of(sim, product):
+    src, dst, score, _ = sim.rows()
+    return dst[src == product].tolist(), score[src == product].tolist()
+
+
 def test_a_pair_needs_k_distinct_users_and_repeat_sessions_of_one_user_do_not_count():
     # Pair (0, 1): 5 distinct users. Pair (2, 3): 4 users, one of whom co-viewed it 10 times.
     users = [[(0, 1), (2, 3)] for _ in range(4)] + [[(0, 1)]]
     users[0] = users[0] + [(2, 3)] * 9
-    sim = rec.similarity(co_views(users, 4), catalogue(4), rec.RecParams(min_users=5))
-    found = pairs_of(sim)
-    assert {(0, 1), (1, 0)} <= found
-    assert (2, 3) not in found and (3, 2) not in found
-    sim = rec.similarity(co_views(users, 4), catalogue(4), rec.RecParams(min_users=4))
-    assert {(2, 3), (3, 2)} <= pairs_of(sim)
+    together = rec.similarity(co_views(users, 4), catalogue(4), rec.RecParams(min_users=5))
+    apart = rec.similarity(co_views_apart(users, 4), catalogue(4), rec.RecParams(min_users=5))
+    # Below k, the lists of 2 and 3 are what popularity alone gives: as if never co-viewed.
+    assert row_of(together, 2) == row_of(apart, 2) and row_of(together, 3) == row_of(apart, 3)
+    assert row_of(together, 0) != row_of(apart, 0)  # 5 users: the pair (0, 1) counts
+    assert row_of(together, 0)[0][0] == 1
+    at_4 = rec.similarity(co_views(users, 4), catalogue(4), rec.RecParams(min_users=4))
+    assert row_of(at_4, 2) != row_of(apart, 2)
 
 
 def test_never_self_similar_and_only_in_stock_targets():
