@@ -15,7 +15,6 @@ import scipy.sparse as sp
 
 VIEW, CART, ORDER = 0, 1, 2
 USER_CHUNK = 16_384  # users scored together: bounds the candidate arrays' memory
-PROFILE_CELLS = 1 << 24  # users × categories of the dense affinity slice
 TOP_CATEGORIES = 3  # a user's categories whose popular products blend into their list
 
 
@@ -75,6 +74,18 @@ class Similarity:
         src = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         rank = np.arange(len(self.indices)) - np.repeat(self.indptr[:-1], counts) + 1
         return src, self.indices, self.scores, rank.astype(np.int32)
+
+
+@dataclass
+class Fallback:
+    """Popular products per category and overall (in-stock, by the similarity's popularity)."""
+
+    popularity: np.ndarray
+    top: np.ndarray  # the overall ranking, deep enough for any user
+    in_cat_top: np.ndarray  # bool per product: on its category's list
+    cat_lists: np.ndarray  # categories × per_user products, -1 padded, best first
+    cat_of: np.ndarray
+    share: np.ndarray  # a product's share of its category's popularity
 
 
 @dataclass
@@ -390,8 +401,8 @@ def recommend(
     cat_lists[cat_rows, np.arange(len(cat_top)) - cat_indptr[cat_rows]] = cat_top
     cat_total = np.bincount(cat_of[stock], weights=popularity[stock], minlength=n_cats)
     share = popularity / np.maximum(cat_total[cat_of], 1e-300)
-    fallback = (popularity, global_top, in_cat_top, cat_lists, cat_of, share)
-    chunk = max(1, min(USER_CHUNK, PROFILE_CELLS // max(n_cats, 1)))
+    fallback = Fallback(popularity, global_top, in_cat_top, cat_lists, cat_of, share)
+    chunk = USER_CHUNK
     parts = [
         _recommend_chunk(
             slice(first, min(first + chunk, n_users)),
@@ -429,11 +440,9 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     scores = (
         sp.diags(1.0 / np.maximum(seed_total, 1e-300)) @ (block @ similar + repeat[users])
     ).tocsr()
-    affinity = profile[users].toarray()
-    top_affinity = affinity.max(axis=1)
-    top_category = np.where(top_affinity > 0, affinity.argmax(axis=1), -1)
-    scores = scores + params.profile_weight * _category_model(affinity, fallback)
-    del affinity
+    category_model, top_category = _category_model(profile[users], fallback)
+    scores = scores + params.profile_weight * category_model
+    del category_model
     scores.sum_duplicates()
     scores = scores - scores.multiply(excluded[users])
     scores.eliminate_zeros()
@@ -447,7 +456,9 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     items, values = items[:, :per_user], values[:, :per_user]
     reasons = _reasons(block, similar, items, params.repeat_weight)
     own = items >= 0
-    floor = 1e-3 * values[own].min(initial=1.0)
+    # Per user, so a list never depends on who else is scored in the same call.
+    floor = 1e-3 * np.where(own, values, np.inf).min(axis=1, initial=np.inf)
+    floor[~np.isfinite(floor)] = 1e-3
     items, values, reasons = _fill(
         items, values, reasons, own, excluded[users], top_category, fallback, floor, per_user
     )
@@ -457,21 +468,25 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     return user[valid], items[valid], values[valid], rank[valid], reasons[valid]
 
 
-def _category_model(affinity: np.ndarray, fallback) -> sp.csr_matrix:
-    """Users × products: Σ over the user's top categories of affinity share × product share."""
-    _, _, _, cat_lists, _, share = fallback
-    n, n_cats = affinity.shape
-    top = min(TOP_CATEGORIES, n_cats)
-    if n == 0 or cat_lists.shape[1] == 0:
-        return sp.csr_matrix((n, len(share)))
-    best = np.argpartition(-affinity, top - 1, axis=1)[:, :top]
-    weight = np.take_along_axis(affinity, best, axis=1)
-    weight /= np.maximum(affinity.sum(axis=1), 1e-300)[:, None]
-    items = cat_lists[best]  # n × top × width
-    values = weight[:, :, None] * share[np.maximum(items, 0)]
-    rows = np.broadcast_to(np.arange(n)[:, None, None], items.shape)
-    keep = (items >= 0) & (values > 0)
-    return _csr(rows[keep], items[keep], values[keep], (n, len(share)))
+def _category_model(profile: sp.csr_matrix, fallback: Fallback):
+    """(users × products: Σ over the user's top categories of affinity share × product share,
+    each user's top category or -1)."""
+    n = profile.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(profile.indptr))
+    best = _top_per_row(rows, profile.data, profile.indices, TOP_CATEGORIES)
+    rows, cats = rows[best], profile.indices[best].astype(np.int64)
+    top_category = np.full(n, -1, dtype=np.int64)
+    top_category[rows[::-1]] = cats[::-1]  # the first (best) of each row is written last
+    weight = profile.data[best] / np.maximum(np.asarray(profile.sum(axis=1)).ravel()[rows], 1e-300)
+    lists = fallback.cat_lists
+    owner, slot = np.nonzero(lists[cats] >= 0)
+    items = lists[cats[owner], slot]
+    # Rows come grouped by user and a product belongs to one category: already canonical CSR
+    # apart from column order, which the sum with the item model does not need.
+    indptr = np.r_[0, np.cumsum(np.bincount(rows[owner], minlength=n))]
+    values = weight[owner] * fallback.share[items]
+    model = sp.csr_matrix((values, items, indptr), shape=(n, len(fallback.share)))
+    return model, top_category
 
 
 def _reasons(block: sp.csr_matrix, similar: sp.csr_matrix, items: np.ndarray, repeat_weight):
@@ -510,7 +525,8 @@ def _fill(items, values, reasons, own, excluded, top_category, fallback, floor, 
     overall list is read only as deep as a user needs: 2 × per_user first, deeper for the few
     users whose purchases and own products use that up.
     """
-    popularity, global_top, in_cat_top, cat_lists, cat_of, _ = fallback
+    popularity, global_top, in_cat_top = fallback.popularity, fallback.top, fallback.in_cat_top
+    cat_lists, cat_of = fallback.cat_lists, fallback.cat_of
     counts = own.sum(axis=1)
     short = np.flatnonzero(counts < per_user)
     if len(short) == 0 or len(global_top) == 0:
@@ -552,7 +568,7 @@ def _fill(items, values, reasons, own, excluded, top_category, fallback, floor, 
         rows = np.broadcast_to(user[:, None], take.shape)[take]
         cols = np.broadcast_to(np.arange(per_user), take.shape)[take]
         items[rows, cols] = chosen[take]
-        values[rows, cols] = floor * np.maximum(chosen_score[take], 0.0) / top
+        values[rows, cols] = floor[rows] * np.maximum(chosen_score[take], 0.0) / top
         reasons[rows, cols] = -1
         todo, depth = todo[~done], depth * 4
     return items, values, reasons

@@ -193,3 +193,49 @@ def test_recommending_leaves_the_ranked_similar_lists_as_they_were():
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     src, dst, _, rank = after
     assert dst[(src == 0) & (rank == 1)].tolist() == [3]  # the strongest first, not by id
+
+
+def test_a_users_list_depends_only_on_their_history_and_the_similarity():
+    # Lists are computed per shard of users: the same user, alone or among others, gets the
+    # same products, scores and reasons (popularity comes from the similarity, not the shard).
+    cats = [0] * 10 + [1] * 10
+    rows, group = [], 0
+    for u in range(12):
+        for a in range(u % 5, 20, 3):
+            group += 1
+            rows += [(u, a, 1.0 + u, rec.VIEW, group), (u, (a + 7) % 20, 2.0, rec.VIEW, group)]
+    rows.append((12, 4, 3.0, rec.ORDER, 999))
+    events = interactions(rows, 13, 20)
+    params = rec.RecParams(min_users=2, per_user=16)
+    cat = catalogue(20, cats, out_of_stock=[5])
+    sim = rec.similarity(events, cat, params)
+    everyone = rec.recommend(events, cat, sim, params)
+    for user in (0, 7, 12):
+        mine = events.user == user
+        alone = rec.Interactions(
+            user=np.zeros(int(mine.sum()), np.int32),
+            item=events.item[mine],
+            age_days=events.age_days[mine],
+            kind=events.kind[mine],
+            group=events.group[mine],
+            n_users=1,
+            n_items=20,
+        )
+        single = rec.recommend(alone, cat, sim, params)
+        picked = everyone.user == user
+        assert len(single.item) == 16
+        assert single.item.tolist() == everyone.item[picked].tolist()
+        assert single.reason_item.tolist() == everyone.reason_item[picked].tolist()
+        assert np.allclose(single.score, everyone.score[picked])
+
+
+def test_sparse_similar_lists_lean_on_the_category_and_dense_ones_on_co_views():
+    # Products 0-5 in category 0; 5 is the most popular one. 0 and 1 are co-viewed by
+    # many users: 1 leads 0's list. 2 has no co-views: its list is category 0 by popularity.
+    cats = [0] * 6 + [1] * 2
+    users = [[(0, 1)] for _ in range(30)] + [[(5, 6)] for _ in range(40)]
+    users += [[(3, 7)] for _ in range(10)] + [[(4, 7)] for _ in range(5)]
+    sim = rec.similarity(co_views(users, 8), catalogue(8, cats), rec.RecParams(min_users=5))
+    assert row_of(sim, 0)[0][0] == 1
+    listed, _ = row_of(sim, 2)
+    assert listed == [5, 0, 1, 3, 4, 6, 7]  # category 0 by popularity, then the others
