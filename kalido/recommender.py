@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 VIEW, CART, ORDER = 0, 1, 2
 USER_CHUNK = 16_384  # users scored together: bounds the candidate arrays' memory
-PROFILE_CELLS = 1 << 24  # users × categories of the dense affinity slice
+TOP_CATEGORIES = 3  # a user's categories whose popular products blend into their list
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,12 @@ class RecParams:
     cart_weight: float = 3.0
     order_weight: float = 5.0
     session_window: int = 5  # co-views count when at most this many steps apart in a session
-    popularity_exponent: float = 0.5  # 0.5 = cosine; higher pushes popular products down more
+    popularity_exponent: float = 0.25  # similar score / popularity^x: popular ones don't swamp
     history_items: int = 20  # strongest recent products of a user that seed candidates
-    repeat_weight: float = 1.0  # a product the user viewed, not bought, may come back
-    profile_weight: float = 0.5  # boost by the user's affinity to the product's category
+    repeat_weight: float = 0.5  # a product the user viewed, not bought, may come back
+    profile_weight: float = 1.0  # the category model's weight against the item model's
     diversity_decay: float = 0.85  # each further product of one category in a list counts less
-    category_prior: float = 0.0  # weight of the category's popular products in similar lists
+    category_prior: float = 20.0  # pseudo-counts spread over the category in similar lists
 
 
 @dataclass
@@ -66,6 +66,7 @@ class Similarity:
     indptr: np.ndarray
     indices: np.ndarray  # int32 similar product
     scores: np.ndarray  # float64
+    popularity: np.ndarray | None = None  # per product, in people: the fallbacks' ranking
 
     def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(product, similar product, score, rank from 1) as flat arrays."""
@@ -73,6 +74,18 @@ class Similarity:
         src = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
         rank = np.arange(len(self.indices)) - np.repeat(self.indptr[:-1], counts) + 1
         return src, self.indices, self.scores, rank.astype(np.int32)
+
+
+@dataclass
+class Fallback:
+    """Popular products per category and overall (in-stock, by the similarity's popularity)."""
+
+    popularity: np.ndarray
+    top: np.ndarray  # the overall ranking, deep enough for any user
+    in_cat_top: np.ndarray  # bool per product: on its category's list
+    cat_lists: np.ndarray  # categories × per_user products, -1 padded, best first
+    cat_of: np.ndarray
+    share: np.ndarray  # a product's share of its category's popularity
 
 
 @dataclass
@@ -152,77 +165,72 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     supported = supporters >= params.min_users
     pair, total = pair[supported], total[supported]
     lo, hi = (pair // n_items).astype(np.int32), (pair % n_items).astype(np.int32)
-    popularity = np.bincount(
-        events.item, weights=event_weights(events.kind, events.age_days, params), minlength=n_items
-    )
-    norm = np.power(np.maximum(popularity, 1e-12), params.popularity_exponent)
-    score = total / (norm[lo] * norm[hi])
+    del pair
+    audience = _audience(events, params)
     src, dst = np.r_[lo, hi], np.r_[hi, lo]
-    score = np.r_[score, score]
-    # Category prior: the most popular products of the product's category (each seen by at
-    # least k distinct users, so none reveals one person) get category_prior × the row's best
-    # co-occurrence × their popularity relative to the category's most popular; they top up
-    # short lists and, with a prior > 0, lift popular co-viewed products of the same category.
-    seen_by = np.diff(
-        sp.csr_matrix(
-            (np.ones(len(events.item)), (events.item, events.user)),
-            shape=(n_items, max(n_users, 1)),
-        ).indptr
-    )
-    eligible = np.flatnonzero(catalogue.in_stock & (seen_by >= params.min_users))
-    cat = catalogue.category
-    best = eligible[
-        _top_per_row(cat[eligible], popularity[eligible], eligible, params.per_product + 1)
-    ]
+    count = np.r_[total, total]
+    del lo, hi, total
+    # Candidates beside the co-occurring products: the category's most popular products, then the
+    # most popular overall. Popularity is counted in people, so it never reveals one person's pair.
+    stock = np.flatnonzero(catalogue.in_stock & (audience > 0))
+    cat = catalogue.category.astype(np.int64)
+    depth = params.per_product + 1  # one more: a product's own entry is dropped
+    best = stock[_top_per_row(cat[stock], audience[stock], stock, depth)]
     cat_indptr = np.r_[0, np.cumsum(np.bincount(cat[best], minlength=catalogue.n_categories))]
-    owner, pos = _expand(cat_indptr, cat.astype(np.int64))
-    fill_src, fill_dst = owner.astype(np.int32), best[pos].astype(np.int32)
-    cat_top = np.zeros(catalogue.n_categories)
-    np.maximum.at(cat_top, cat[best], popularity[best])
-    row_best = np.zeros(n_items)
-    np.maximum.at(row_best, src, score)
-    floor = score.min(initial=1.0) / 2.0
-    relative = popularity[fill_dst] / np.maximum(cat_top[cat[fill_dst]], 1e-12)
-    fill_score = (
-        params.category_prior
-        * np.where(row_best[fill_src] > 0, row_best[fill_src], floor)
-        * relative
-    )
-    # Then the most popular products overall (as many users each), below the category's.
-    overall = eligible[
-        _top_per_row(
-            np.zeros(len(eligible), np.int32),
-            popularity[eligible],
-            eligible,
-            params.per_product + 1,
-        )
-    ]
-    top_src = np.repeat(np.arange(n_items, dtype=np.int32), len(overall))
-    top_dst = np.tile(overall, n_items).astype(np.int32)
-    top_popularity = max(popularity.max(initial=0.0), 1e-12)
+    owner, pos = _expand(cat_indptr, cat)
+    overall = stock[_top_per_row(np.zeros(len(stock), np.int32), audience[stock], stock, depth)]
     n_pairs = len(src)
-    src, dst = np.r_[src, fill_src, top_src], np.r_[dst, fill_dst, top_dst]
-    score = np.r_[score, fill_score, np.zeros(len(top_src))]
-    # Products without co-occurrence rank below every co-occurring one, by popularity.
-    below = floor * popularity[dst] / top_popularity
-    below[n_pairs + len(fill_src) :] *= 0.5
-    co_viewed = np.arange(len(src)) < n_pairs
+    src = np.r_[src, owner, np.repeat(np.arange(n_items), len(overall))].astype(np.int32)
+    dst = np.r_[dst, best[pos], np.tile(overall, n_items)].astype(np.int32)
+    del owner, pos
+    count = np.r_[count, np.zeros(len(src) - n_pairs)]
     keep = (src != dst) & catalogue.in_stock[dst]
-    src, dst, score, co_viewed, below = (a[keep] for a in (src, dst, score, co_viewed, below))
+    src, dst, count = src[keep], dst[keep], count[keep]
+    del keep
+    # One row per (product, candidate); the category fill may repeat a co-occurring product.
     key = src.astype(np.int64) * n_items + dst
     order = np.argsort(key, kind="stable")
     starts = _run_starts(key[order])
-    first = order[starts]
-    if len(starts):
-        score = np.add.reduceat(score[order], starts)
-        co_viewed = np.logical_or.reduceat(co_viewed[order], starts)
-        below = np.maximum.reduceat(below[order], starts)
-    src, dst = src[first], dst[first]
-    score = score + np.where(co_viewed, 0.0, below)
+    del key
+    count = np.add.reduceat(count[order], starts) if len(starts) else count
+    src, dst = src[order[starts]], dst[order[starts]]
+    del order, starts
+    # Smoothed P(next = dst | src): co-occurrence mass plus `category_prior` pseudo-counts spread
+    # over the category by popularity share, so sparse rows lean on the category and dense
+    # rows on their own evidence; then divided by dst's popularity^x so hits don't swamp.
+    row_mass = np.bincount(src, weights=count, minlength=n_items)
+    cat_audience = np.bincount(cat, weights=audience, minlength=catalogue.n_categories)
+    share = np.where(
+        cat[src] == cat[dst], audience[dst] / np.maximum(cat_audience[cat[dst]], 1e-12), 0.0
+    )
+    prior = params.category_prior
+    score = (count + prior * share) / (row_mass[src] + prior + 1e-12)
+    score /= np.power(np.maximum(audience[dst], 1e-12), params.popularity_exponent)
+    # The rest (popular overall) rank below, by popularity.
+    rest = score <= 0
+    score[rest] = (
+        1e-9
+        * score.min(where=~rest, initial=1.0)
+        * audience[dst[rest]]
+        / max(audience.max(initial=0.0), 1e-12)
+    )
     top = _top_per_row(src, score, dst, params.per_product)
     src, dst, score = src[top], dst[top], score[top]
     indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n_items))].astype(np.int64)
-    return Similarity(indptr=indptr, indices=dst.astype(np.int32), scores=score)
+    return Similarity(
+        indptr=indptr, indices=dst.astype(np.int32), scores=score, popularity=audience
+    )
+
+
+def _audience(events: Interactions, params: RecParams) -> np.ndarray:
+    """Popularity in people: per product, each user counts at most once, less when long ago."""
+    per_user = sp.csr_matrix(
+        (np.exp2(-events.age_days / params.half_life_days), (events.item, events.user)),
+        shape=(events.n_items, max(events.n_users, 1)),
+    )
+    per_user.sum_duplicates()
+    rows = np.repeat(np.arange(events.n_items), np.diff(per_user.indptr))
+    return np.bincount(rows, weights=np.minimum(per_user.data, 1.0), minlength=events.n_items)
 
 
 def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -356,6 +364,10 @@ def recommend(
     )
     similar.sum_duplicates()
     similar = _keep_entries(similar, in_stock[similar.indices])
+    # Each seed hands on one unit, split over its similar products as their scores are.
+    similar = (
+        sp.diags(1.0 / np.maximum(np.asarray(similar.sum(axis=1)).ravel(), 1e-300)) @ similar
+    ).tocsr()
     bought = (history.kind == ORDER) & (history.age_days <= params.exclude_bought_days)
     excluded = _csr(
         history.user[bought], history.item[bought], np.ones(int(bought.sum())), signal.shape
@@ -368,7 +380,12 @@ def recommend(
     # Fallbacks: recency-weighted popularity of in-stock products, per category and overall;
     # the overall list is deep enough that a user's own and recently bought products cannot
     # empty it.
-    popularity = np.bincount(history.item, weights=weight, minlength=n_items)
+    # From the similarity's side (all users), so a user's list depends only on their history.
+    popularity = (
+        np.bincount(history.item, weights=weight, minlength=n_items)
+        if sim.popularity is None
+        else sim.popularity
+    )
     stock = np.flatnonzero(in_stock)
     depth = params.per_user + int(np.diff(excluded.indptr).max(initial=0))
     global_top = stock[
@@ -382,8 +399,10 @@ def recommend(
     cat_lists = np.full((n_cats, cat_width), -1, dtype=np.int64)
     cat_rows = np.repeat(np.arange(n_cats), np.diff(cat_indptr))
     cat_lists[cat_rows, np.arange(len(cat_top)) - cat_indptr[cat_rows]] = cat_top
-    fallback = (popularity, global_top, in_cat_top, cat_lists, cat_of)
-    chunk = max(1, min(USER_CHUNK, PROFILE_CELLS // max(n_cats, 1)))
+    cat_total = np.bincount(cat_of[stock], weights=popularity[stock], minlength=n_cats)
+    share = popularity / np.maximum(cat_total[cat_of], 1e-300)
+    fallback = Fallback(popularity, global_top, in_cat_top, cat_lists, cat_of, share)
+    chunk = USER_CHUNK
     parts = [
         _recommend_chunk(
             slice(first, min(first + chunk, n_users)),
@@ -414,21 +433,20 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     per_user, n_cats = params.per_user, profile.shape[1]
     first = users.start
     block = seeds[users]
-    scores = (block @ similar + repeat[users]).tocsr()
+    # Item model: the user's seeds (weights summing to 1) pass on their similar products' shares
+    # and their own re-view chance; category model: the user's top categories (by affinity
+    # share) pass on their popular products' shares; the two are blended.
+    seed_total = np.asarray(block.sum(axis=1)).ravel()
+    scores = (
+        sp.diags(1.0 / np.maximum(seed_total, 1e-300)) @ (block @ similar + repeat[users])
+    ).tocsr()
+    category_model, top_category = _category_model(profile[users], fallback)
+    scores = scores + params.profile_weight * category_model
+    del category_model
     scores.sum_duplicates()
     scores = scores - scores.multiply(excluded[users])
     scores.eliminate_zeros()
     scores.sort_indices()
-    # Category affinity, 1 for the user's top category; dense per slice of users.
-    affinity = profile[users].toarray()
-    top_affinity = affinity.max(axis=1)
-    top_category = np.where(top_affinity > 0, affinity.argmax(axis=1), -1)
-    affinity /= np.maximum(top_affinity, 1e-300)[:, None]
-    rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
-    scores.data = scores.data * (
-        1.0 + params.profile_weight * affinity[rows, cat_of[scores.indices]]
-    )
-    del affinity, rows
     # Candidates: the best 3 × per_user, ordered; then the n-th product of a category in a
     # user's ranking counts decay^n.
     items, values = _padded(_top_k_entries(scores, 3 * per_user), -np.inf)
@@ -438,7 +456,9 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     items, values = items[:, :per_user], values[:, :per_user]
     reasons = _reasons(block, similar, items, params.repeat_weight)
     own = items >= 0
-    floor = 1e-3 * values[own].min(initial=1.0)
+    # Per user, so a list never depends on who else is scored in the same call.
+    floor = 1e-3 * np.where(own, values, np.inf).min(axis=1, initial=np.inf)
+    floor[~np.isfinite(floor)] = 1e-3
     items, values, reasons = _fill(
         items, values, reasons, own, excluded[users], top_category, fallback, floor, per_user
     )
@@ -446,6 +466,27 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
     user = np.broadcast_to(np.arange(first, users.stop)[:, None], items.shape)
     return user[valid], items[valid], values[valid], rank[valid], reasons[valid]
+
+
+def _category_model(profile: sp.csr_matrix, fallback: Fallback):
+    """(users × products: Σ over the user's top categories of affinity share × product share,
+    each user's top category or -1)."""
+    n = profile.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(profile.indptr))
+    best = _top_per_row(rows, profile.data, profile.indices, TOP_CATEGORIES)
+    rows, cats = rows[best], profile.indices[best].astype(np.int64)
+    top_category = np.full(n, -1, dtype=np.int64)
+    top_category[rows[::-1]] = cats[::-1]  # the first (best) of each row is written last
+    weight = profile.data[best] / np.maximum(np.asarray(profile.sum(axis=1)).ravel()[rows], 1e-300)
+    lists = fallback.cat_lists
+    owner, slot = np.nonzero(lists[cats] >= 0)
+    items = lists[cats[owner], slot]
+    # Rows come grouped by user and a product belongs to one category: already canonical CSR
+    # apart from column order, which the sum with the item model does not need.
+    indptr = np.r_[0, np.cumsum(np.bincount(rows[owner], minlength=n))]
+    values = weight[owner] * fallback.share[items]
+    model = sp.csr_matrix((values, items, indptr), shape=(n, len(fallback.share)))
+    return model, top_category
 
 
 def _reasons(block: sp.csr_matrix, similar: sp.csr_matrix, items: np.ndarray, repeat_weight):
@@ -484,7 +525,8 @@ def _fill(items, values, reasons, own, excluded, top_category, fallback, floor, 
     overall list is read only as deep as a user needs: 2 × per_user first, deeper for the few
     users whose purchases and own products use that up.
     """
-    popularity, global_top, in_cat_top, cat_lists, cat_of = fallback
+    popularity, global_top, in_cat_top = fallback.popularity, fallback.top, fallback.in_cat_top
+    cat_lists, cat_of = fallback.cat_lists, fallback.cat_of
     counts = own.sum(axis=1)
     short = np.flatnonzero(counts < per_user)
     if len(short) == 0 or len(global_top) == 0:
@@ -526,7 +568,7 @@ def _fill(items, values, reasons, own, excluded, top_category, fallback, floor, 
         rows = np.broadcast_to(user[:, None], take.shape)[take]
         cols = np.broadcast_to(np.arange(per_user), take.shape)[take]
         items[rows, cols] = chosen[take]
-        values[rows, cols] = floor * np.maximum(chosen_score[take], 0.0) / top
+        values[rows, cols] = floor[rows] * np.maximum(chosen_score[take], 0.0) / top
         reasons[rows, cols] = -1
         todo, depth = todo[~done], depth * 4
     return items, values, reasons

@@ -47,16 +47,33 @@ def pairs_of(sim):
     return set(zip(src.tolist(), dst.tolist(), strict=True))
 
 
+def co_views_apart(pairs_by_user, n_items):
+    """The same views as co_views, but each product in a session of its own."""
+    rows, group = [], 0
+    for user, pairs in enumerate(pairs_by_user):
+        for a, b in pairs:
+            rows += [(user, a, 1.0, rec.VIEW, group + 1), (user, b, 1.0, rec.VIEW, group + 2)]
+            group += 2
+    return interactions(rows, len(pairs_by_user), n_items)
+
+
+def row_of(sim, product):
+    src, dst, score, _ = sim.rows()
+    return dst[src == product].tolist(), score[src == product].tolist()
+
+
 def test_a_pair_needs_k_distinct_users_and_repeat_sessions_of_one_user_do_not_count():
     # Pair (0, 1): 5 distinct users. Pair (2, 3): 4 users, one of whom co-viewed it 10 times.
     users = [[(0, 1), (2, 3)] for _ in range(4)] + [[(0, 1)]]
     users[0] = users[0] + [(2, 3)] * 9
-    sim = rec.similarity(co_views(users, 4), catalogue(4), rec.RecParams(min_users=5))
-    found = pairs_of(sim)
-    assert {(0, 1), (1, 0)} <= found
-    assert (2, 3) not in found and (3, 2) not in found
-    sim = rec.similarity(co_views(users, 4), catalogue(4), rec.RecParams(min_users=4))
-    assert {(2, 3), (3, 2)} <= pairs_of(sim)
+    together = rec.similarity(co_views(users, 4), catalogue(4), rec.RecParams(min_users=5))
+    apart = rec.similarity(co_views_apart(users, 4), catalogue(4), rec.RecParams(min_users=5))
+    # Below k, the lists of 2 and 3 are what popularity alone gives: as if never co-viewed.
+    assert row_of(together, 2) == row_of(apart, 2) and row_of(together, 3) == row_of(apart, 3)
+    assert row_of(together, 0) != row_of(apart, 0)  # 5 users: the pair (0, 1) counts
+    assert row_of(together, 0)[0][0] == 1
+    at_4 = rec.similarity(co_views(users, 4), catalogue(4), rec.RecParams(min_users=4))
+    assert row_of(at_4, 2) != row_of(apart, 2)
 
 
 def test_never_self_similar_and_only_in_stock_targets():
@@ -176,3 +193,49 @@ def test_recommending_leaves_the_ranked_similar_lists_as_they_were():
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     src, dst, _, rank = after
     assert dst[(src == 0) & (rank == 1)].tolist() == [3]  # the strongest first, not by id
+
+
+def test_a_users_list_depends_only_on_their_history_and_the_similarity():
+    # Lists are computed per shard of users: the same user, alone or among others, gets the
+    # same products, scores and reasons (popularity comes from the similarity, not the shard).
+    cats = [0] * 10 + [1] * 10
+    rows, group = [], 0
+    for u in range(12):
+        for a in range(u % 5, 20, 3):
+            group += 1
+            rows += [(u, a, 1.0 + u, rec.VIEW, group), (u, (a + 7) % 20, 2.0, rec.VIEW, group)]
+    rows.append((12, 4, 3.0, rec.ORDER, 999))
+    events = interactions(rows, 13, 20)
+    params = rec.RecParams(min_users=2, per_user=16)
+    cat = catalogue(20, cats, out_of_stock=[5])
+    sim = rec.similarity(events, cat, params)
+    everyone = rec.recommend(events, cat, sim, params)
+    for user in (0, 7, 12):
+        mine = events.user == user
+        alone = rec.Interactions(
+            user=np.zeros(int(mine.sum()), np.int32),
+            item=events.item[mine],
+            age_days=events.age_days[mine],
+            kind=events.kind[mine],
+            group=events.group[mine],
+            n_users=1,
+            n_items=20,
+        )
+        single = rec.recommend(alone, cat, sim, params)
+        picked = everyone.user == user
+        assert len(single.item) == 16
+        assert single.item.tolist() == everyone.item[picked].tolist()
+        assert single.reason_item.tolist() == everyone.reason_item[picked].tolist()
+        assert np.allclose(single.score, everyone.score[picked])
+
+
+def test_sparse_similar_lists_lean_on_the_category_and_dense_ones_on_co_views():
+    # Products 0-5 in category 0; 5 is the most popular one. 0 and 1 are co-viewed by
+    # many users: 1 leads 0's list. 2 has no co-views: its list is category 0 by popularity.
+    cats = [0] * 6 + [1] * 2
+    users = [[(0, 1)] for _ in range(30)] + [[(5, 6)] for _ in range(40)]
+    users += [[(3, 7)] for _ in range(10)] + [[(4, 7)] for _ in range(5)]
+    sim = rec.similarity(co_views(users, 8), catalogue(8, cats), rec.RecParams(min_users=5))
+    assert row_of(sim, 0)[0][0] == 1
+    listed, _ = row_of(sim, 2)
+    assert listed == [5, 0, 1, 3, 4, 6, 7]  # category 0 by popularity, then the others
