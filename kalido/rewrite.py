@@ -12,7 +12,9 @@ import hashlib
 import io
 import json
 import os
+import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,15 +33,28 @@ IDENTIFIER_FIELDS = {
 }
 
 
+# Characters of identifiers as delivered (ids, cookie ids, e-mail addresses): a needle made only of
+# these is found by set lookups of a line's tokens instead of a substring search per needle.
+TOKEN = re.compile(r"[\w.%+@-]+")
+
+
 @dataclass(frozen=True)
 class Needles:
     """Lower-cased, trimmed identifiers to remove, per domain (customer, cookie, email)."""
 
     by_domain: dict[str, frozenset[str]]
 
-    @property
+    @cached_property
     def all(self) -> frozenset[str]:
         return frozenset().union(*self.by_domain.values()) if self.by_domain else frozenset()
+
+    @cached_property
+    def _tokens(self) -> frozenset[str]:
+        return frozenset(n for n in self.all if TOKEN.fullmatch(n))
+
+    @cached_property
+    def _other(self) -> tuple[str, ...]:
+        return tuple(n for n in self.all if not TOKEN.fullmatch(n))
 
     def matches(self, domain: str, value) -> bool:
         if value is None:
@@ -52,8 +67,13 @@ class Needles:
         return text in self.by_domain.get(domain, ())
 
     def anywhere(self, text: str) -> bool:
+        """Whether the text holds a needle as a whole token (or, for the rare needle with other
+        characters, anywhere): linear in the text, whatever the number of needles."""
         lowered = text.lower()
-        return any(needle in lowered for needle in self.all)
+        tokens = self._tokens
+        return any(t in tokens for t in TOKEN.findall(lowered)) or any(
+            needle in lowered for needle in self._other
+        )
 
 
 @dataclass(frozen=True)
@@ -97,10 +117,8 @@ def _kept_csv(text: str, fields: dict[str, str], needles: Needles) -> tuple[str,
     writer.writerow(rows[0])
     removed = kept = 0
     for row in rows[1:]:
-        if not needles.anywhere("\x1f".join(row)):
-            hit = False
-        elif len(row) != len(header):
-            hit = True
+        if len(row) != len(header):
+            hit = needles.anywhere("\x1f".join(row))  # a broken row that holds a needle goes
         else:
             hit = any(needles.matches(fields[name], row[i]) for name, i in index.items())
         if hit:
