@@ -325,11 +325,18 @@ def _nth_in_category(items: np.ndarray, values: np.ndarray, categories: np.ndarr
     return nth
 
 
+def item_popularity(history: Interactions, params: RecParams) -> np.ndarray:
+    """Recency-weighted popularity of each product over every user's history (the fallbacks)."""
+    weight = event_weights(history.kind, history.age_days, params)
+    return np.bincount(history.item, weights=weight, minlength=history.n_items)
+
+
 def recommend(
     history: Interactions,
     catalogue: Catalogue,
     sim: Similarity,
     params: RecParams,
+    popularity: np.ndarray | None = None,
 ) -> Recommendations:
     """`per_user` products per user (every user code in range), with a reason each.
 
@@ -338,7 +345,9 @@ def recommend(
     the user's category affinity; then popular products of the user's top category, then popular
     products overall, so lists are full. Nothing bought in the last `exclude_bought_days` days,
     nothing out of stock; a soft diversity penalty keeps one category from filling a list. The
-    `because_viewed` reason is looked up only for the final products.
+    `because_viewed` reason is looked up only for the final products. A user's list depends
+    only on their own history and on `sim` and `popularity` (item_popularity of every user's
+    history; default: of `history`), so users can be scored in shards.
     """
     n_users, n_items, n_cats = history.n_users, history.n_items, catalogue.n_categories
     if n_users == 0:
@@ -368,9 +377,11 @@ def recommend(
     # Fallbacks: recency-weighted popularity of in-stock products, per category and overall;
     # the overall list is deep enough that a user's own and recently bought products cannot
     # empty it.
-    popularity = np.bincount(history.item, weights=weight, minlength=n_items)
+    if popularity is None:
+        popularity = item_popularity(history, params)
     stock = np.flatnonzero(in_stock)
-    depth = params.per_user + int(np.diff(excluded.indptr).max(initial=0))
+    # Every in-stock product, so that no user's list depends on the other users scored with it.
+    depth = len(stock)
     global_top = stock[
         _top_per_row(np.zeros(len(stock), np.int32), popularity[stock], stock, depth)
     ]
@@ -438,7 +449,8 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     items, values = items[:, :per_user], values[:, :per_user]
     reasons = _reasons(block, similar, items, params.repeat_weight)
     own = items >= 0
-    floor = 1e-3 * values[own].min(initial=1.0)
+    # Per user (not per slice of users), so that a list does not depend on who shares its slice.
+    floor = 1e-3 * np.where(own, values, 1.0).min(axis=1, initial=1.0)
     items, values, reasons = _fill(
         items, values, reasons, own, excluded[users], top_category, fallback, floor, per_user
     )
@@ -526,7 +538,7 @@ def _fill(items, values, reasons, own, excluded, top_category, fallback, floor, 
         rows = np.broadcast_to(user[:, None], take.shape)[take]
         cols = np.broadcast_to(np.arange(per_user), take.shape)[take]
         items[rows, cols] = chosen[take]
-        values[rows, cols] = floor * np.maximum(chosen_score[take], 0.0) / top
+        values[rows, cols] = floor[rows] * np.maximum(chosen_score[take], 0.0) / top
         reasons[rows, cols] = -1
         todo, depth = todo[~done], depth * 4
     return items, values, reasons
