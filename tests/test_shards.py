@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from kalido.config import Layout
 from kalido.generate import generate_landing
+from kalido.policy import load_policy
 from kalido.pseudonyms import pseudonym
 from kalido.shards import Shard, shard_of
 from tests.conftest import KEY, kalido, query
@@ -108,3 +110,29 @@ def test_a_pseudonym_falls_in_the_shard_whose_range_holds_it():
     assert Shard.parse("2-of-5") == Shard(2, 5)
     with pytest.raises(ValueError):
         Shard.parse("5-of-5")
+
+
+@pytest.mark.slow
+def test_every_file_and_table_of_a_sharded_run_has_a_retention_rule(homes):
+    home = homes[3]
+    stores = load_policy().retention.values()
+    files = [p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file()]
+    assert "work/shards/2-of-3.duckdb" in files
+    for relative in files:
+        covering = [s for s in stores if fnmatch.fnmatch(relative, s.location)]
+        assert covering, f"no retention rule covers {relative}"
+        if relative.endswith(".duckdb"):
+            for (table,) in query(home / relative, "select table_name from duckdb_tables()"):
+                assert any(s.table and fnmatch.fnmatch(table, s.table) for s in covering), table
+
+
+@pytest.mark.slow
+def test_a_later_run_with_one_shard_drops_the_shard_files(homes):
+    """Runs last: it reruns the three-shard home with one shard."""
+    home = homes[3]
+    env = {"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": KEY}
+    kalido("run", "--date", DATE, env=env)
+    assert not list((home / "work/shards").glob("*"))
+    again, once = published(home), published(homes[1])
+    assert len(again.pop("pipeline_runs")) == 2 and len(once.pop("pipeline_runs")) == 1
+    assert again == once
