@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from kalido.airflow_local import _overlaps
 from kalido.config import Layout
 from kalido.generate import generate_landing
 from kalido.policy import load_policy
@@ -136,3 +137,13 @@ def test_a_later_run_with_one_shard_drops_the_shard_files(homes):
     again, once = published(home), published(homes[1])
     assert len(again.pop("pipeline_runs")) == 2 and len(once.pop("pipeline_runs")) == 1
     assert again == once
+
+
+def test_airflow_local_tells_overlapping_shard_tasks_from_serial_ones():
+    serial = [
+        {"task_id": "gate", "start_date": "2026-01-01T00:00:00", "end_date": "2026-01-01T00:00:05"},
+        {"task_id": "gate", "start_date": "2026-01-01T00:00:05", "end_date": "2026-01-01T00:00:09"},
+    ]
+    parallel = [*serial, {**serial[0], "start_date": "2026-01-01T00:00:04"}]
+    assert not _overlaps(serial, "gate")
+    assert _overlaps(parallel, "gate")
