@@ -81,14 +81,26 @@ def _stage_task(stage: str, shards):
 
         return run_shard.partial().expand(shard=shards)
 
+    if stage == "similarity":
+
+        @task(task_id=stage, on_failure_callback=_record_failure)
+        def run_global(shards: list[str], ds: str | None = None, run_id: str | None = None) -> dict:
+            from kalido.pipelines.nightly import run_stage
+
+            key = Variable.get("kalido_pseudonym_key", default=None)
+            count = len(shards)
+            return run_stage(stage, pendulum.parse(ds).date(), run_id, key=key, shards=count)
+
+        return run_global(shards)
+
     @task(task_id=stage, on_failure_callback=_record_failure)
-    def run(shards: list[str], ds: str | None = None, run_id: str | None = None) -> dict:
+    def run(ds: str | None = None, run_id: str | None = None) -> dict:
         from kalido.pipelines.nightly import run_stage
 
         key = Variable.get("kalido_pseudonym_key", default=None)
-        return run_stage(stage, pendulum.parse(ds).date(), run_id, key=key, shards=len(shards))
+        return run_stage(stage, pendulum.parse(ds).date(), run_id, key=key)
 
-    return run(shards)
+    return run()
 
 
 @dag(
