@@ -12,7 +12,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: help venv demo test lint airflow-db airflow-test bench bench-recs eval purge clean docs-check
+.PHONY: help venv demo test lint airflow-db airflow-test airflow-local bench bench-recs eval purge clean docs-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,6 +47,11 @@ clean:  ## remove the venv, local Airflow state and the demo data
 DATE ?= 2026-11-24
 airflow-test: airflow-db  ## airflow dags test kalido_nightly $(DATE) on $(KALIDO_HOME) (default ./data)
 	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/airflow dags test kalido_nightly $(DATE)
+
+SHARDS ?= 3
+airflow-local: airflow-db  ## the DAG on the LocalExecutor, $(SHARDS) shard tasks in parallel (DATE, KALIDO_HOME)
+	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/python -m kalido.airflow_local \
+		--date $(DATE) --shards $(SHARDS)
 
 CHROMIUM := /usr/bin/chromium
 docs-check: venv  ## render the Data Docs in headless Chromium (installs Debian's chromium if missing)

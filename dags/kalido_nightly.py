@@ -4,8 +4,9 @@
 The nightly personalisation pipeline for one logical date (the day just ended), one task per
 stage: **ingest** landing files into the restricted raw store → **purge** (erasure requests,
 suppression of erased subjects delivered again, retention rules; physical deletion) →
-**pseudonymise** into staging → **gate** on consent, age and data-subject requests →
-**build_features** (views window, interests, similar products, recommendations, audience) →
+**pseudonymise** into staging → per user-hash shard: **gate** on consent, age and data-subject
+requests, then **build_features** (views window, interests) → **similarity** once over every
+shard (similar products, product popularity, audience) → per shard: **recommend** →
 **subject_access** (access/portability exports) → **validate** with the Great Expectations suites
 of `expectations/` (a failed critical expectation fails the task, so nothing is published) →
 **publish** the analyst warehouse and email feed → **check_requests** (fails when a data-subject
@@ -15,20 +16,28 @@ Wiring only: every task is one call into `kalido.pipelines.nightly.run_stage`, t
 `kalido run` CLI runs. The pseudonym key comes from the Airflow Variable `kalido_pseudonym_key`
 (or a secrets backend behind it), else from `KALIDO_PSEUDONYM_KEY`; `KALIDO_HOME` from the
 environment.
+
+Shards: the per-shard tasks are mapped (dynamic task mapping) over `shard_plan`'s labels
+`<i>-of-<N>`; N is the run's `shards` param, else the Airflow Variable `kalido_shards`, else 1.
+Any N publishes the same warehouse and feed; with the CeleryExecutor or KubernetesExecutor the
+shards of a stage run on several workers sharing KALIDO_HOME (see README, "Past one machine").
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Variable, dag, task
+from airflow.sdk import Param, Variable, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+PER_SHARD = ("gate", "build_features", "recommend")
 STAGES = (
     "ingest",
     "purge",
     "pseudonymise",
     "gate",
     "build_features",
+    "similarity",
+    "recommend",
     "subject_access",
     "validate",
     "publish",
@@ -47,7 +56,43 @@ def _record_failure(context) -> None:
     )
 
 
-def _stage_task(stage: str):
+@task(task_id="shard_plan")
+def shard_plan(params: dict | None = None) -> list[str]:
+    from kalido.shards import plan
+
+    count = (params or {}).get("shards") or int(Variable.get("kalido_shards", default="1"))
+    return plan(count)
+
+
+def _stage_task(stage: str, shards):
+    if stage in PER_SHARD:
+
+        @task(
+            task_id=stage,
+            on_failure_callback=_record_failure,
+            map_index_template="{{ shard_label }}",
+        )
+        def run_shard(shard: str, ds: str | None = None, run_id: str | None = None) -> dict:
+            from kalido.pipelines.nightly import run_stage
+
+            get_current_context()["shard_label"] = shard
+            key = Variable.get("kalido_pseudonym_key", default=None)
+            return run_stage(stage, pendulum.parse(ds).date(), run_id, key=key, shard=shard)
+
+        return run_shard.partial().expand(shard=shards)
+
+    if stage == "similarity":
+
+        @task(task_id=stage, on_failure_callback=_record_failure)
+        def run_global(shards: list[str], ds: str | None = None, run_id: str | None = None) -> dict:
+            from kalido.pipelines.nightly import run_stage
+
+            key = Variable.get("kalido_pseudonym_key", default=None)
+            count = len(shards)
+            return run_stage(stage, pendulum.parse(ds).date(), run_id, key=key, shards=count)
+
+        return run_global(shards)
+
     @task(task_id=stage, on_failure_callback=_record_failure)
     def run(ds: str | None = None, run_id: str | None = None) -> dict:
         from kalido.pipelines.nightly import run_stage
@@ -64,13 +109,22 @@ def _stage_task(stage: str):
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # every run writes the same stores
+    params={
+        "shards": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            description="user-hash shards (default: Variable kalido_shards, else 1)",
+        )
+    },
     tags=["kalido", "personalisation"],
     doc_md=__doc__,
 )
 def kalido_nightly():
+    shards = shard_plan()
     previous = None
     for stage in STAGES:
-        current = _stage_task(stage)
+        current = _stage_task(stage, shards)
         if previous is not None:
             previous >> current
         previous = current

@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="the nightly pipeline for one logical date")
     run.add_argument("--date", type=_date, required=True, dest="logical_date")
+    run.add_argument(
+        "--shards",
+        type=_positive,
+        default=1,
+        help="user-hash shards of the per-user stages (same outputs for any N; default 1)",
+    )
 
     commands.add_parser("demo", help="generate a sample landing zone and run the pipeline on it")
 
@@ -104,9 +110,14 @@ def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
         f"no consent {gate['excluded_no_consent']}, erased {gate['excluded_erased']}, "
         f"restricted {gate['excluded_restricted']}, objected {gate['excluded_objection']})"
     )
+    built = {**features, **stages.get("similarity", {}), **stages.get("recommend", {})}
     print(
         "  features  "
-        + ", ".join(f"{name} {n}" for name, n in features.items() if name != "seconds")
+        + ", ".join(
+            f"{name} {n}"
+            for name, n in built.items()
+            if name != "shards" and not name.endswith("seconds")
+        )
     )
     quality = stages.get("validate")
     if quality:
@@ -147,7 +158,7 @@ def _print_requests(status: dict) -> None:
         print(f"  ATTENTION requests {', '.join(status['attention'][:20])}")
 
 
-def _run(logical_date: date) -> int:
+def _run(logical_date: date, shards: int = 1) -> int:
     from kalido.pipelines import runs
     from kalido.pipelines.nightly import run_nightly
     from kalido.pipelines.requests import RequestsNeedAttention, request_status
@@ -155,7 +166,7 @@ def _run(logical_date: date) -> int:
     started = time.perf_counter()
     layout = Layout(default_home())
     try:
-        record = run_nightly(logical_date)
+        record = run_nightly(logical_date, shards=shards)
     except RequestsNeedAttention:
         # Everything is published; the run fails so that late or failed requests get seen.
         from kalido.pipelines.nightly import preflight
@@ -295,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "generate":
             return _generate(args)
         if args.command == "run":
-            return _run(args.logical_date)
+            return _run(args.logical_date, args.shards)
         if args.command == "purge":
             return _purge(args.logical_date)
         if args.command == "rotate-key":

@@ -6,7 +6,9 @@ import logging
 import multiprocessing
 import os
 import re
+import sys
 import time
+import types
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from functools import cache
@@ -154,7 +156,16 @@ def in_fresh_process(fn, *args):
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["kalido.pipelines.nightly"])
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_with_environment, dict(os.environ), fn, *args).result()
+        # A child re-runs the parent's __main__ before it works. Under an Airflow executor that
+        # is the airflow command, whose import fails in a task process (the metadata DB address
+        # is withheld from tasks); the child needs nothing from it, so it sees a bare __main__.
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            future = pool.submit(_with_environment, dict(os.environ), fn, *args)
+        finally:
+            sys.modules["__main__"] = main
+        return future.result()
 
 
 def _with_environment(environment: dict, fn, *args):

@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from kalido import recommender
 from kalido.config import Layout, Settings
 from kalido.db import attach, connect, run_sql
-from kalido.features import build_features, rec_params
+from kalido.features import build_unsharded, rec_params
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
 from kalido.pipelines.pseudonymise import pseudonymise
@@ -443,7 +443,7 @@ def _evaluate_locked(home, out_dir, split, end, horizon_days, policy) -> dict:
         pseudonymise(train, policy, train_day, "evaluation")
         gated = gate(train, policy, train_day, "evaluation")
         features, stage_seconds, stage_mib = _measure(
-            build_features, train, policy, train_day, "evaluation"
+            build_unsharded, train, policy, train_day, "evaluation"
         )
         pseudonymise(test, policy, end_day, "evaluation")
         gate(test, policy, end_day, "evaluation")
@@ -467,7 +467,8 @@ def _evaluate_locked(home, out_dir, split, end, horizon_days, policy) -> dict:
 def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
     params = rec_params(policy.profiling)
     with connect(train.layout.work_db, timezone=policy.business_timezone) as con:
-        run_sql(con, "features/recommender_inputs", {"cutoff": split})
+        for inputs in ("recommender_codes", "recommender_events", "recommender_history"):
+            run_sql(con, f"features/{inputs}", {"cutoff": split})
         attach(con, test.layout.work_db, "te")
         run_sql(con, "evaluation/test_window", {"split": split, "end": end})
         items = con.execute(

@@ -333,6 +333,12 @@ def _nth_in_category(items: np.ndarray, values: np.ndarray, categories: np.ndarr
     return nth
 
 
+def item_popularity(history: Interactions, params: RecParams) -> np.ndarray:
+    """Recency-weighted popularity of each product over every user's history (the fallbacks)."""
+    weight = event_weights(history.kind, history.age_days, params)
+    return np.bincount(history.item, weights=weight, minlength=history.n_items)
+
+
 def recommend(
     history: Interactions,
     catalogue: Catalogue,
@@ -346,7 +352,9 @@ def recommend(
     the user's category affinity; then popular products of the user's top category, then popular
     products overall, so lists are full. Nothing bought in the last `exclude_bought_days` days,
     nothing out of stock; a soft diversity penalty keeps one category from filling a list. The
-    `because_viewed` reason is looked up only for the final products.
+    `because_viewed` reason is looked up only for the final products. A user's list depends
+    only on their own history and on `sim` (whose popularity, counted over every user, ranks the
+    fallbacks; without it, the popularity over `history`), so users can be scored in shards.
     """
     n_users, n_items, n_cats = history.n_users, history.n_items, catalogue.n_categories
     if n_users == 0:
@@ -380,14 +388,11 @@ def recommend(
     # Fallbacks: recency-weighted popularity of in-stock products, per category and overall;
     # the overall list is deep enough that a user's own and recently bought products cannot
     # empty it.
-    # From the similarity's side (all users), so a user's list depends only on their history.
-    popularity = (
-        np.bincount(history.item, weights=weight, minlength=n_items)
-        if sim.popularity is None
-        else sim.popularity
-    )
+    # From the similarity's side (every user), so a user's list depends only on their history.
+    popularity = item_popularity(history, params) if sim.popularity is None else sim.popularity
     stock = np.flatnonzero(in_stock)
-    depth = params.per_user + int(np.diff(excluded.indptr).max(initial=0))
+    # Every in-stock product, so that no user's list depends on the other users scored with it.
+    depth = len(stock)
     global_top = stock[
         _top_per_row(np.zeros(len(stock), np.int32), popularity[stock], stock, depth)
     ]

@@ -38,8 +38,10 @@ def test_every_dag_imports_without_errors(airflow_env):
         "assert not bag.import_errors, bag.import_errors\n"
         "dag = bag.get_dag('kalido_nightly')\n"
         "assert dag.doc_md and [t.task_id for t in dag.tasks] == "
-        "['ingest', 'purge', 'pseudonymise', 'gate', 'build_features', 'subject_access',"
-        " 'validate', 'publish', 'check_requests']\n"
+        "['shard_plan', 'ingest', 'purge', 'pseudonymise', 'gate', 'build_features', 'similarity',"
+        " 'recommend', 'subject_access', 'validate', 'publish', 'check_requests']\n"
+        "mapped = {t.task_id for t in dag.tasks if t.is_mapped}\n"
+        "assert mapped == {'gate', 'build_features', 'recommend'}, mapped\n"
         "retention = bag.get_dag('kalido_retention')\n"
         "assert retention.doc_md and [t.task_id for t in retention.tasks] == ['purge']\n"
     )
@@ -48,11 +50,12 @@ def test_every_dag_imports_without_errors(airflow_env):
 
 @pytest.mark.slow
 def test_airflow_dags_test_publishes_the_same_warehouse_as_kalido_run(tmp_path, airflow_env):
+    """Three mapped shards under Airflow, one shard in the CLI: the same warehouse."""
     via_airflow, via_cli = tmp_path / "airflow_home", tmp_path / "cli_home"
     build_scenario(Landing(via_airflow))
     shutil.copytree(via_airflow, via_cli)
     result = subprocess.run(
-        [AIRFLOW, "dags", "test", "kalido_nightly", D.isoformat()],
+        [AIRFLOW, "dags", "test", "kalido_nightly", D.isoformat(), "-c", '{"shards": 3}'],
         env={**airflow_env, "KALIDO_HOME": str(via_airflow)},
         capture_output=True,
         text=True,
@@ -72,3 +75,8 @@ def test_airflow_dags_test_publishes_the_same_warehouse_as_kalido_run(tmp_path, 
     )
     assert len(runs) == 1 and runs[0][0].startswith("manual__") and runs[0][1] == "success"
     assert (via_airflow / f"exports/email_recommendations/dt={D}/manifest.json").exists()
+    assert sorted(p.name for p in (via_airflow / "work/shards").iterdir()) == [
+        "0-of-3.duckdb",
+        "1-of-3.duckdb",
+        "2-of-3.duckdb",
+    ]

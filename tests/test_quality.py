@@ -67,7 +67,14 @@ def built_home(base_home, tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KALIDO_HOME", str(home))
         patch.setenv("KALIDO_PSEUDONYM_KEY", KEY)
-        for stage in ("ingest", "pseudonymise", "gate", "build_features"):
+        for stage in (
+            "ingest",
+            "pseudonymise",
+            "gate",
+            "build_features",
+            "similarity",
+            "recommend",
+        ):
             run_stage(stage, D, BUILT_RUN)
     return home
 

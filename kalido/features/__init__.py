@@ -1,4 +1,8 @@
-"""Features built from gated inputs only: views window, interests, similarity, recommendations."""
+"""Features built from gated inputs only: views window, interests, similarity, recommendations.
+
+Per shard: build_features (views window, interests), then recommend; once for all shards,
+between them: build_similarity (similar products, popularity, audience).
+"""
 
 from __future__ import annotations
 
@@ -7,30 +11,36 @@ import time
 from datetime import date
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from kalido import recommender
 from kalido.config import Settings
 from kalido.db import connect, run_sql
 from kalido.policy import Policy, Profiling
+from kalido.shards import (
+    COUNT_TABLE,
+    ONE_SHARD,
+    Shard,
+    attach_shards,
+    open_shard,
+    remove_other_counts,
+    union_views,
+)
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)
 
-# Order matters: each feature reads the ones before it. The recommender step builds
-# feat_product_similarity and feat_recommendations.
+# Per shard (per user): the views window first, the interests read it.
 SQL_BEFORE = ("views_recent",)
 # Interest tables share one query, over the product attribute each one ranks.
 INTERESTS = {"interest_profiles": "category", "interest_brands": "brand"}
+TABLES = ("views_recent", "interest_profiles", "interest_brands")
+# Global: the similarity needs every user's co-views; audience_daily is an aggregate.
 SQL_AFTER = ("audience_daily",)
-TABLES = (
-    "views_recent",
-    "interest_profiles",
-    "interest_brands",
-    "product_similarity",
-    "recommendations",
-    "audience_daily",
-)
+GLOBAL_TABLES = ("product_similarity", "audience_daily")
+# What the similarity reads from every shard.
+SIMILARITY_INPUTS = ("gate_customers", "gated_events", "gated_orders", "feat_views_recent")
 
 
 def rec_params(profiling: Profiling) -> recommender.RecParams:
@@ -60,61 +70,37 @@ def _interactions(
     )
 
 
-def build_recommender_tables(con: duckdb.DuckDBPyConnection, profiling: Profiling, cutoff) -> float:
-    """feat_product_similarity and feat_recommendations; returns the recommender's seconds."""
-    run_sql(con, "features/recommender_inputs", {"cutoff": cutoff})
+def _catalogue(con: duckdb.DuckDBPyConnection) -> recommender.Catalogue:
     items = con.execute(
         "select c.category_code, i.in_stock from rec_items as i "
         "inner join rec_categories as c on c.category = i.category order by i.item"
     ).fetchnumpy()
-    n_items = len(items["in_stock"])
-    n_users = con.execute("select count(*) from rec_users").fetchone()[0]
     n_categories = con.execute("select count(*) from rec_categories").fetchone()[0]
-    catalogue = recommender.Catalogue(
+    return recommender.Catalogue(
         category=items["category_code"].astype("int32"),
         in_stock=items["in_stock"].astype(bool),
         n_categories=max(n_categories, 1),
     )
-    events = _interactions(con.execute("select * from rec_events").fetchnumpy(), n_users, n_items)
-    history_cols = con.execute("select * from rec_history").fetchnumpy()
-    history = _interactions(history_cols, n_users, n_items, group=history_cols["user_code"])
-    params = rec_params(profiling)
-    started = time.perf_counter()
-    sim = recommender.similarity(events, catalogue, params)
-    recs = recommender.recommend(history, catalogue, sim, params)
-    seconds = time.perf_counter() - started
-    src, dst, score, rank = sim.rows()
-    sim_codes = pa.table({"src": src, "dst": dst, "score": score, "rank": rank})
-    rec_codes = pa.table(
-        {
-            "user_code": recs.user,
-            "item": recs.item,
-            "score": recs.score,
-            "rank": recs.rank,
-            "reason_item": recs.reason_item,
-            "reason_category": recs.reason_category,
-        }
-    )
-    con.register("sim_codes", sim_codes)
-    con.register("rec_codes", rec_codes)
-    run_sql(con, "features/recommender_outputs")
-    con.unregister("sim_codes")
-    con.unregister("rec_codes")
-    return seconds
 
 
-def build_features(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
-    """Build every feat_ table in the work database; returns their row counts."""
+def _history(con: duckdb.DuckDBPyConnection, n_items: int, cutoff) -> recommender.Interactions:
+    run_sql(con, "features/recommender_history", {"cutoff": cutoff})
+    n_users = con.execute("select count(*) from rec_users").fetchone()[0]
+    columns = con.execute("select * from rec_history").fetchnumpy()
+    return _interactions(columns, n_users, n_items, group=columns["user_code"])
+
+
+def build_features(
+    settings: Settings, policy: Policy, logical_date: date, run_id: str, shard: Shard = ONE_SHARD
+) -> dict:
+    """The per-user feat_ tables of one shard (views window, interests); returns row counts."""
     profiling = policy.profiling
-    cutoff = day_end_utc(logical_date, policy.business_timezone)
     params = {
-        "cutoff": cutoff,
-        "timezone": policy.business_timezone,
+        "cutoff": day_end_utc(logical_date, policy.business_timezone),
         "max_views": profiling.max_recent_views_per_user,
         "half_life_days": profiling.interest_half_life_days,
     }
-    counts = {}
-    with connect(settings.layout.work_db, timezone=policy.business_timezone) as con:
+    with open_shard(settings.layout, shard, policy.business_timezone) as con:
         for feature in SQL_BEFORE:
             run_sql(con, f"features/{feature}", params)
         for table, dimension in INTERESTS.items():
@@ -124,10 +110,103 @@ def build_features(settings: Settings, policy: Policy, logical_date: date, run_i
                 params,
                 identifiers={"table": f"feat_{table}", "dimension": dimension},
             )
-        recommender_seconds = build_recommender_tables(con, profiling, cutoff)
-        for feature in SQL_AFTER:
-            run_sql(con, f"features/{feature}", params)
-        for table in TABLES:
-            counts[table] = con.execute(f"select count(*) from feat_{table}").fetchone()[0]
-    log.info("features: %s (recommender %.2f s)", counts, recommender_seconds)
+        counts = _counts(con, TABLES)
+    log.info("features of shard %s: %s", shard.label, counts)
     return counts
+
+
+def _counts(con: duckdb.DuckDBPyConnection, tables) -> dict:
+    return {t: con.execute(f"select count(*) from feat_{t}").fetchone()[0] for t in tables}
+
+
+def build_similarity(
+    settings: Settings, policy: Policy, logical_date: date, run_id: str, shards: int = 1
+) -> dict:
+    """Once over every shard: feat_product_similarity, the products' popularity (the
+    recommendations' fallbacks) and feat_audience_daily, in the work database."""
+    layout = settings.layout
+    cutoff = day_end_utc(logical_date, policy.business_timezone)
+    params = rec_params(policy.profiling)
+    with connect(layout.work_db, timezone=policy.business_timezone) as con:
+        if shards > 1:
+            union_views(con, attach_shards(con, layout, shards), None, SIMILARITY_INPUTS)
+        run_sql(con, "features/recommender_codes")
+        catalogue = _catalogue(con)
+        n_items = len(catalogue.in_stock)
+        n_users = con.execute("select count(*) from rec_users").fetchone()[0]
+        run_sql(con, "features/recommender_events", {"cutoff": cutoff})
+        events = _interactions(
+            con.execute("select * from rec_events").fetchnumpy(), n_users, n_items
+        )
+        started = time.perf_counter()
+        sim = recommender.similarity(events, catalogue, params)
+        popularity = sim.popularity
+        seconds = time.perf_counter() - started
+        src, dst, score, rank = sim.rows()
+        sim_codes = pa.table({"src": src, "dst": dst, "score": score, "rank": rank})
+        popularity_codes = pa.table({"item": np.arange(n_items), "popularity": popularity})
+        con.register("sim_codes", sim_codes)
+        con.register("popularity_codes", popularity_codes)
+        run_sql(con, "features/similarity_outputs")
+        con.unregister("sim_codes")
+        con.unregister("popularity_codes")
+        for feature in SQL_AFTER:
+            run_sql(con, f"features/{feature}", {"timezone": policy.business_timezone})
+        con.execute(f"create or replace table {COUNT_TABLE} as select $n as shards", {"n": shards})
+        counts = _counts(con, GLOBAL_TABLES)
+    remove_other_counts(layout, shards)
+    log.info("similarity over %d shard(s): %s (recommender %.2f s)", shards, counts, seconds)
+    return {**counts, "similarity_seconds": round(seconds, 3)}
+
+
+def recommend(
+    settings: Settings, policy: Policy, logical_date: date, run_id: str, shard: Shard = ONE_SHARD
+) -> dict:
+    """feat_recommendations of one shard's users, from the global similarity and popularity."""
+    cutoff = day_end_utc(logical_date, policy.business_timezone)
+    params = rec_params(policy.profiling)
+    with open_shard(settings.layout, shard, policy.business_timezone) as con:
+        run_sql(con, "features/recommender_codes")
+        catalogue = _catalogue(con)
+        n_items = len(catalogue.in_stock)
+        history = _history(con, n_items, cutoff)
+        rows = con.execute("select src, dst, score from rec_similarity order by src, rank")
+        rows = rows.fetchnumpy()
+        sim = recommender.Similarity(
+            indptr=np.r_[0, np.cumsum(np.bincount(rows["src"], minlength=n_items))].astype(
+                np.int64
+            ),
+            indices=rows["dst"].astype(np.int32),
+            scores=rows["score"].astype(np.float64),
+            popularity=con.execute("select popularity from rec_popularity order by item")
+            .fetchnumpy()["popularity"]
+            .astype(np.float64),
+        )
+        started = time.perf_counter()
+        recs = recommender.recommend(history, catalogue, sim, params)
+        seconds = time.perf_counter() - started
+        rec_codes = pa.table(
+            {
+                "user_code": recs.user,
+                "item": recs.item,
+                "score": recs.score,
+                "rank": recs.rank,
+                "reason_item": recs.reason_item,
+                "reason_category": recs.reason_category,
+            }
+        )
+        con.register("rec_codes", rec_codes)
+        run_sql(con, "features/recommendations_output")
+        con.unregister("rec_codes")
+        counts = _counts(con, ("recommendations",))
+    log.info("recommendations of shard %s: %s (%.2f s)", shard.label, counts, seconds)
+    return {**counts, "recommender_seconds": round(seconds, 3)}
+
+
+def build_unsharded(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
+    """Every feature in one shard (evaluation harness): build_features, similarity, recommend."""
+    return {
+        **build_features(settings, policy, logical_date, run_id),
+        **build_similarity(settings, policy, logical_date, run_id),
+        **recommend(settings, policy, logical_date, run_id),
+    }

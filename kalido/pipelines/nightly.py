@@ -10,7 +10,7 @@ from datetime import date
 
 from kalido.config import ConfigError, Layout, Settings, default_home, load_settings
 from kalido.db import in_fresh_process
-from kalido.features import build_features
+from kalido.features import build_features, build_similarity, recommend
 from kalido.pipelines import runs
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
@@ -20,6 +20,7 @@ from kalido.pipelines.purge import purge
 from kalido.pipelines.requests import answer_access_requests, check_requests
 from kalido.pipelines.validate import validate
 from kalido.policy import Policy, load_policy
+from kalido.shards import Shard
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,20 @@ STAGES: dict[str, Stage] = {
     # Erasures, suppression and retention before anything is derived from the data (see purge.py).
     "purge": purge,
     "pseudonymise": pseudonymise,
+    # Per user-hash shard: gate, build_features and recommend (each shard its own database).
     "gate": gate,
     "build_features": build_features,
+    # Once, over every shard: the similarity needs every user's co-views.
+    "similarity": build_similarity,
+    "recommend": recommend,
     "subject_access": answer_access_requests,
     "validate": validate,
     "publish": publish,
     # Last: an overdue or failed request fails the run once everything is published.
     "check_requests": check_requests,
 }
+# Stages called once per shard, with `shard=`; `similarity` gets `shards=` (the count).
+PER_SHARD = ("gate", "build_features", "recommend")
 
 
 def preflight(key: str | None = None) -> tuple[Settings, Policy]:
@@ -47,15 +54,31 @@ def preflight(key: str | None = None) -> tuple[Settings, Policy]:
     return settings, policy
 
 
-def run_stage(stage: str, logical_date: date, run_id: str, key: str | None = None) -> dict:
-    """Run one stage for the logical date and add its counts to the run record."""
+def run_stage(
+    stage: str,
+    logical_date: date,
+    run_id: str,
+    key: str | None = None,
+    shard: Shard | str | None = None,
+    shards: int = 1,
+) -> dict:
+    """Run one stage for the logical date (one shard of a per-shard stage: `shard`, a Shard or
+    its label `<i>-of-<n>`; default the only one) and add its counts to the run record."""
     settings, policy = preflight(key)
     runs.start_run(settings.layout, run_id, logical_date)
     started = time.perf_counter()
-    counts = STAGES[stage](settings, policy, logical_date, run_id)
-    runs.record_stage(
-        settings.layout, run_id, logical_date, stage, counts, time.perf_counter() - started
-    )
+    if stage in PER_SHARD:
+        shard = Shard.parse(shard) if isinstance(shard, str) else shard or Shard()
+        counts = STAGES[stage](settings, policy, logical_date, run_id, shard=shard)
+    elif stage == "similarity":
+        counts = STAGES[stage](settings, policy, logical_date, run_id, shards=shards)
+    else:
+        counts = STAGES[stage](settings, policy, logical_date, run_id)
+    seconds = time.perf_counter() - started
+    if stage in PER_SHARD:
+        runs.record_shard(settings.layout, run_id, logical_date, stage, shard, counts, seconds)
+    else:
+        runs.record_stage(settings.layout, run_id, logical_date, stage, counts, seconds)
     if stage == "publish":
         runs.finish_run(settings.layout, run_id, logical_date, "success")
     return counts
@@ -77,18 +100,23 @@ def record_failure(logical_date: date, run_id: str, stage: str, exc: BaseExcepti
     runs.finish_run(layout, run_id, logical_date, "failed", f"{stage}: {detail}")
 
 
-def run_nightly(logical_date: date, run_id: str | None = None) -> dict:
-    """All stages in order; returns the run record."""
+def run_nightly(logical_date: date, run_id: str | None = None, shards: int = 1) -> dict:
+    """All stages in order, per-shard stages once per shard; returns the run record."""
     settings, _ = preflight()
     run_id = run_id or runs.new_run_id(logical_date)
-    # One process per stage, as under Airflow: a stage that read identifiers (ingest, purge,
-    # subject_access) leaves no stale buffer memory for the next stage's DuckDB writes.
+    # One process per stage (and per shard), as under Airflow: a stage that read identifiers
+    # (ingest, purge, subject_access) leaves no stale buffer memory for the next stage's DuckDB
+    # writes. Shards run one after the other: each DuckDB process already uses every core, so
+    # shards side by side on one machine would only add up their memory (they exist to spread
+    # over workers, see dags/kalido_nightly.py).
     for stage in STAGES:
-        try:
-            in_fresh_process(run_stage, stage, logical_date, run_id)
-        except Exception as exc:
-            record_failure(logical_date, run_id, stage, exc)
-            raise
+        labels = [Shard(i, shards).label for i in range(shards)] if stage in PER_SHARD else [None]
+        for label in labels:
+            try:
+                in_fresh_process(run_stage, stage, logical_date, run_id, None, label, shards)
+            except Exception as exc:
+                record_failure(logical_date, run_id, stage, exc)
+                raise
     return runs.read_run(settings.layout, run_id)
 
 

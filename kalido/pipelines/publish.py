@@ -16,6 +16,7 @@ from kalido.config import Settings
 from kalido.db import attach, connect, rebuild_in_fresh_process, replace_atomically, run_sql
 from kalido.pipelines import runs
 from kalido.policy import Policy
+from kalido.shards import attach_work
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def _run_row(record: dict) -> dict:
         "key_version": record.get("key_version"),
         **{name: ingest.get(name) for name in RUN_COLUMNS[6:10]},
         "eligible_users": stages.get("gate", {}).get("may_profile"),
-        "recommendations": stages.get("build_features", {}).get("recommendations"),
+        "recommendations": stages.get("recommend", {}).get("recommendations"),
         "feed_recipients": publish.get("feed_recipients"),
         "stage_counts": json.dumps(stages, sort_keys=True, default=str),
         "error": record.get("error"),
@@ -70,7 +71,7 @@ def _build_warehouse(settings: Settings, policy: Policy, current_run: dict) -> P
     run_rows = [_run_row(r) for r in [*previous, current_run]]
     run_table = pa.Table.from_pylist(run_rows)  # noqa: F841 - read by DuckDB below
     with connect(tmp, timezone="UTC") as con:
-        attach(con, layout.work_db, "work")
+        attach_work(con, layout)
         attach(con, layout.raw_db, "raw")
         run_sql(con, "publish/build_warehouse")
         con.execute(
@@ -97,7 +98,7 @@ def _write_feed(settings: Settings, policy: Policy, logical_date: date, run_id: 
     staging.mkdir()
     csv_path = staging / "recommendations.csv"
     with connect(":memory:") as con:
-        attach(con, layout.work_db, "work")
+        attach_work(con, layout)
         attach(con, layout.raw_db, "raw")
         run_sql(con, "publish/email_feed", {"key_version": settings.key_version})
         con.execute(

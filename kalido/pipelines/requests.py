@@ -17,6 +17,7 @@ from kalido.config import Settings
 from kalido.db import attach, connect, run_sql
 from kalido.pipelines import runs
 from kalido.policy import Policy
+from kalido.shards import attach_work
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def answer_access_requests(
     written = 0
     with connect(":memory:", timezone=policy.business_timezone) as con:
         attach(con, layout.raw_db, "raw", read_only=False)
-        attach(con, layout.work_db, "work")
+        attach_work(con, layout)
         open_requests = _rows(
             con,
             "(select request_id, type, customer_pid from raw.request_log"

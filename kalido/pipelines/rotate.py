@@ -10,6 +10,7 @@ import pyarrow as pa
 from kalido.config import ConfigError, Settings
 from kalido.db import connect, rebuild_database, run_sql
 from kalido.pseudonyms import pseudonym
+from kalido.shards import shards_dir
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,11 @@ def rotate_key(settings: Settings) -> dict:
         ).fetchone()[0]
         con.commit()
     rebuild_database(layout.raw_db)
-    # Staging holds the old pseudonyms; the next run rebuilds it under the new key.
+    # Staging, browsing partitions and shards hold the old pseudonyms; the next run rebuilds
+    # them under the new key.
     layout.work_db.unlink(missing_ok=True)
     shutil.rmtree(layout.browsing_partitions, ignore_errors=True)
+    shutil.rmtree(shards_dir(layout), ignore_errors=True)
     counts = {"key_version": settings.key_version, "identifiers": len(domains), "retired": retired}
     log.info("rotated pseudonym key: %s", counts)
     return counts

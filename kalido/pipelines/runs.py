@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -62,20 +64,63 @@ def record_stage(
     layout: Layout, run_id: str, logical_date: date, stage: str, counts: dict, seconds: float
 ) -> dict:
     """Add one stage's counts to the run record."""
-    record = read_run(layout, run_id) or _new_record(run_id, logical_date)
-    record["stages"][stage] = {"seconds": round(seconds, 3), **counts}
-    write_run(layout, record)
+    with _locked(layout):
+        record = read_run(layout, run_id) or _new_record(run_id, logical_date)
+        record["stages"][stage] = {"seconds": round(seconds, 3), **counts}
+        write_run(layout, record)
     return record
 
 
 def finish_run(
     layout: Layout, run_id: str, logical_date: date, status: str, error: str = ""
 ) -> dict:
-    record = read_run(layout, run_id) or _new_record(run_id, logical_date)
-    record.update(status=status, finished_at=now_utc())
-    if error:
-        record["error"] = error
-    write_run(layout, record)
+    with _locked(layout):
+        record = read_run(layout, run_id) or _new_record(run_id, logical_date)
+        record.update(status=status, finished_at=now_utc())
+        if error:
+            record["error"] = error
+        write_run(layout, record)
+    return record
+
+
+@contextmanager
+def _locked(layout: Layout):
+    """Shard tasks of one stage may record at once (parallel workers): one writer at a time."""
+    layout.runs.mkdir(parents=True, exist_ok=True)
+    fd = os.open(layout.runs, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def record_shard(
+    layout: Layout,
+    run_id: str,
+    logical_date: date,
+    stage: str,
+    shard,
+    counts: dict,
+    seconds: float,
+) -> dict:
+    """Add one shard's counts to the run record: the stage's counts are the sums over the shards
+    recorded so far (every count is additive: shards partition the users); with several shards
+    each one's counts are kept under `shards`."""
+    if shard.count == 1:
+        return record_stage(layout, run_id, logical_date, stage, counts, seconds)
+    with _locked(layout):
+        record = read_run(layout, run_id) or _new_record(run_id, logical_date)
+        entry = record["stages"].get(stage, {})
+        per_shard = entry.get("shards", {})
+        per_shard[shard.label] = {"seconds": round(seconds, 3), **counts}
+        total: dict = {}
+        for part in per_shard.values():
+            for name, value in part.items():
+                if isinstance(value, int | float):
+                    total[name] = round(total.get(name, 0) + value, 3)
+        record["stages"][stage] = {**total, "shards": per_shard}
+        write_run(layout, record)
     return record
 
 

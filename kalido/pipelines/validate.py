@@ -24,6 +24,7 @@ from kalido.db import attach, connect, run_sql
 from kalido.pipelines import runs
 from kalido.pipelines.ingest import SOURCES
 from kalido.policy import Policy
+from kalido.shards import attach_work
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def _batches(
     batches: dict = {}
     with connect(":memory:", timezone="UTC") as con:
         attach(con, layout.raw_db, "raw")
-        attach(con, layout.work_db, "work")
+        attach_work(con, layout)
         files = run_sql(
             con, "validate/batch_files", {"run_id": run_id, "logical_date": logical_date}
         )

@@ -1,14 +1,23 @@
 -- Who may be profiled and who may be mailed, as of the logical date. Everything downstream reads
 -- only gated_* tables, so a customer failing a gate disappears from every feature on this run.
+-- Per shard (kalido/shards.py): every table holds the rows of the subjects whose pseudonym is in
+-- [shard_from, shard_to), so the shards' tables partition the one-shard tables exactly.
 
 -- Latest consent event per subject and purpose wins; on a tie the withdrawal wins.
-create or replace table gate_consent_state as
+-- Every shard needs every cookie's state (see gated_events), so the latest state is taken over
+-- all subjects first.
+create or replace temp table gate_consent_latest as
 select subject_type, subject_pid, purpose, status, recorded_at
 from stg_consents
 qualify row_number() over (
     partition by subject_type, subject_pid, purpose
     order by recorded_at desc, (status = 'withdrawn') desc
 ) = 1;
+
+create or replace table gate_consent_state as
+select *
+from gate_consent_latest
+where subject_pid >= $shard_from and subject_pid < $shard_to;
 
 create or replace table gate_request_flags as
 select
@@ -20,16 +29,19 @@ select
     bool_or(type = 'objection' and (purpose is null or purpose in (select unnest($feed_purposes))))
         as objected_feed
 from stg_requests
+where customer_pid >= $shard_from and customer_pid < $shard_to
 group by customer_pid;
 
 -- A cookie belongs to a customer when it was only ever logged in as that one customer; a shared
 -- device (several customers) keeps only its logged-in events, so nobody inherits another's.
+-- Decided over every shard's events (a cookie may have met customers of several shards).
 create or replace table gate_cookie_links as
 select cookie_pid, min(customer_pid) as customer_pid
 from stg_browsing
 where customer_pid is not null
 group by cookie_pid
-having count(distinct customer_pid) = 1;
+having count(distinct customer_pid) = 1
+    and min(customer_pid) >= $shard_from and min(customer_pid) < $shard_to;
 
 create or replace table gate_attributed_events as
 select
@@ -38,7 +50,8 @@ select
 from stg_browsing as b
 -- An equi-join only: an extra condition in ON turns it into a nested-loop join.
 left join gate_cookie_links as l on l.cookie_pid = b.cookie_pid
-where coalesce(b.customer_pid, l.customer_pid) is not null;
+where coalesce(b.customer_pid, l.customer_pid) >= $shard_from
+    and coalesce(b.customer_pid, l.customer_pid) < $shard_to;
 
 create or replace table gate_customers as
 with consent as (
@@ -60,6 +73,7 @@ activity as (
 purchases as (
     select customer_pid as user_pid, max(ordered_at) as last_order_at
     from stg_orders
+    where customer_pid >= $shard_from and customer_pid < $shard_to
     group by customer_pid
 ),
 flags as (
@@ -79,6 +93,7 @@ flags as (
     left join gate_request_flags as r on r.customer_pid = c.user_pid
     left join activity as a on a.user_pid = c.user_pid
     left join purchases as p on p.user_pid = c.user_pid
+    where c.user_pid >= $shard_from and c.user_pid < $shard_to
 )
 select
     *,
@@ -91,17 +106,23 @@ alter table gate_customers add column may_email boolean;
 update gate_customers set may_email = may_profile and feed_granted and not objected_feed
     and coalesce(last_activity_at >= $cutoff - to_years($active_within_years), false);
 
--- Cookies that withdrew personalisation on the banner: their events are never used.
+-- Cookies that withdrew personalisation on the banner: their events are never used. A cookie
+-- sits in its own pseudonym's shard, not necessarily its user's, hence the check against all.
 create or replace table gate_withdrawn_cookies as
 select subject_pid as cookie_pid
 from gate_consent_state
+where subject_type = 'cookie' and purpose = $profiling_purpose and status = 'withdrawn';
+
+create or replace temp table gate_withdrawn_cookies_all as
+select subject_pid as cookie_pid
+from gate_consent_latest
 where subject_type = 'cookie' and purpose = $profiling_purpose and status = 'withdrawn';
 
 create or replace table gated_events as
 select e.*
 from gate_attributed_events as e
 inner join gate_customers as g on g.user_pid = e.user_pid and g.may_profile
-anti join gate_withdrawn_cookies as w on w.cookie_pid = e.cookie_pid
+anti join gate_withdrawn_cookies_all as w on w.cookie_pid = e.cookie_pid
 where e.event_time >= $cutoff - to_years($history_years)
 order by e.user_pid, e.event_time, e.event_id;
 

@@ -1,16 +1,5 @@
--- The recommender's coded results (registered Arrow tables sim_codes, rec_codes) as feature
--- tables with product ids, pseudonyms and readable reasons.
-create or replace table feat_product_similarity as
-select
-    a.product_id,
-    b.product_id as similar_product_id,
-    round(s.score, 6) as score,
-    s.rank
-from sim_codes as s
-inner join rec_items as a on a.item = s.src
-inner join rec_items as b on b.item = s.dst
-order by a.product_id, s.rank;
-
+-- The recommender's coded results (registered Arrow table rec_codes) with product ids,
+-- pseudonyms and readable reasons.
 create or replace table feat_recommendations as
 with named as (
     select
