@@ -10,9 +10,12 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -83,40 +86,44 @@ class Rewrite:
     size_bytes: int
 
 
-def _kept_jsonl(text: str, fields: dict[str, str], needles: Needles) -> tuple[list[str], int]:
-    kept, removed = [], 0
-    for line in text.splitlines(keepends=True):
-        if not needles.anywhere(line):  # cheap pre-filter: most lines mention nobody
-            kept.append(line)
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            row = None
-        hit = (
-            any(needles.matches(domain, row.get(name)) for name, domain in fields.items())
-            if isinstance(row, dict)
-            else True  # an unparseable line that holds the identifier goes too
-        )
-        if hit:
-            removed += 1
-        else:
-            kept.append(line)
-    return kept, removed
-
-
-def _kept_csv(text: str, fields: dict[str, str], needles: Needles) -> tuple[str, int, int]:
-    bom = "\ufeff" if text.startswith("\ufeff") else ""
-    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
-    if not rows:
-        return text, 0, 0
-    header = [name.strip().lower() for name in rows[0]]
-    index = {name: header.index(name) for name in fields if name in header}
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(rows[0])
+def _filter_jsonl(lines: Iterable[str], write, fields: dict[str, str], needles: Needles):
+    """Write the lines that name no needle; returns (rows removed, rows kept)."""
     removed = kept = 0
-    for row in rows[1:]:
+    for line in lines:
+        if needles.anywhere(line):  # cheap pre-filter: most lines mention nobody
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            hit = (
+                any(needles.matches(domain, row.get(name)) for name, domain in fields.items())
+                if isinstance(row, dict)
+                else True  # an unparseable line that holds the identifier goes too
+            )
+            if hit:
+                removed += 1
+                continue
+        write(line)
+        kept += bool(line.strip())
+    return removed, kept
+
+
+def _filter_csv(lines: Iterable[str], write, fields: dict[str, str], needles: Needles):
+    """Write the header and the rows that name no needle; returns (rows removed, rows kept)."""
+    lines = iter(lines)
+    first = next(lines, "")
+    bom = "\ufeff" if first.startswith("\ufeff") else ""
+    reader = csv.reader(itertools.chain([first.removeprefix(bom)], lines))
+    header_row = next(reader, None)
+    if header_row is None:
+        return 0, 0
+    header = [name.strip().lower() for name in header_row]
+    index = {name: header.index(name) for name in fields if name in header}
+    write(bom)
+    writer = csv.writer(_Writer(write), lineterminator="\n")
+    writer.writerow(header_row)
+    removed = kept = 0
+    for row in reader:
         if len(row) != len(header):
             hit = needles.anywhere("\x1f".join(row))  # a broken row that holds a needle goes
         else:
@@ -126,7 +133,48 @@ def _kept_csv(text: str, fields: dict[str, str], needles: Needles) -> tuple[str,
         else:
             kept += 1
             writer.writerow(row)
-    return bom + out.getvalue(), removed, kept
+    return removed, kept
+
+
+@dataclass(frozen=True)
+class _Writer:
+    write: Callable[[str], object]
+
+
+@contextmanager
+def _text(path: Path, mode: str, gz: bool):
+    """A text stream over a file, gzipped or not, read or written a line at a time (files can
+    be a retail day of browsing: never held whole in memory). Written gzip has no timestamp."""
+    if not gz:
+        with open(path, mode, encoding="utf-8", errors="replace", newline="") as handle:
+            yield handle
+        return
+    with (
+        open(path, mode + "b") as raw,
+        gzip.GzipFile(filename="", mode=mode + "b", fileobj=raw, mtime=0, compresslevel=6) as z,
+        io.TextIOWrapper(z, encoding="utf-8", errors="replace", newline="") as handle,
+    ):
+        yield handle
+
+
+def _rewrite_text(
+    path: Path, jsonl: bool, fields: dict[str, str], needles: Needles, drop_empty: bool = True
+) -> Rewrite:
+    gz = path.name.lower().endswith(".gz")
+    tmp = path.with_name(f".{path.name}.rewrite.tmp")
+    with _text(path, "r", gz) as src, _text(tmp, "w", gz) as dst:
+        keep = _filter_jsonl if jsonl else _filter_csv
+        removed, kept = keep(src, dst.write, fields, needles)
+    if removed == 0:
+        tmp.unlink()
+        return _unchanged(path)
+    if kept == 0 and drop_empty:
+        tmp.unlink()
+        path.unlink()
+        return Rewrite(removed, None, 0)
+    os.replace(tmp, path)
+    unchanged = _unchanged(path)
+    return Rewrite(removed, unchanged.sha256, unchanged.size_bytes)
 
 
 def _replace(path: Path, data: bytes) -> Rewrite:
@@ -140,7 +188,6 @@ def rewrite_file(path: Path, source: str, needles: Needles) -> Rewrite:
     """Rewrite a CSV, JSON Lines (optionally gzipped) or Parquet file without the needles' rows."""
     fields = IDENTIFIER_FIELDS[source]
     name = path.name.lower()
-    gz = name.endswith(".gz")
     if name.endswith(".parquet"):
         table = pq.read_table(path)
         drop = pa.array([False] * table.num_rows)
@@ -167,26 +214,15 @@ def rewrite_file(path: Path, source: str, needles: Needles) -> Rewrite:
         pq.write_table(kept, buffer)
         result = _replace(path, buffer.getvalue())
         return Rewrite(removed, result.sha256, result.size_bytes)
-    raw = path.read_bytes()
-    text = (gzip.decompress(raw) if gz else raw).decode("utf-8", errors="replace")
-    if ".jsonl" in name:
-        lines, removed = _kept_jsonl(text, fields, needles)
-        new_text, kept = "".join(lines), sum(1 for line in lines if line.strip())
-    else:
-        new_text, removed, kept = _kept_csv(text, fields, needles)
-    if removed == 0:
-        return _unchanged(path)
-    if kept == 0:
-        path.unlink()
-        return Rewrite(removed, None, 0)
-    data = new_text.encode("utf-8")
-    result = _replace(path, gzip.compress(data, mtime=0) if gz else data)
-    return Rewrite(removed, result.sha256, result.size_bytes)
+    return _rewrite_text(path, ".jsonl" in name, fields, needles)
 
 
 def _unchanged(path: Path) -> Rewrite:
-    data = path.read_bytes()
-    return Rewrite(0, hashlib.sha256(data).hexdigest(), len(data))
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return Rewrite(0, digest.hexdigest(), path.stat().st_size)
 
 
 def rewrite_feed_dir(feed_dir: Path, needles: Needles) -> int:
@@ -194,19 +230,16 @@ def rewrite_feed_dir(feed_dir: Path, needles: Needles) -> int:
     csv_path, manifest_path = feed_dir / "recommendations.csv", feed_dir / "manifest.json"
     if not csv_path.exists():
         return 0
-    text = csv_path.read_text(encoding="utf-8")
-    new_text, removed, _ = _kept_csv(text, IDENTIFIER_FIELDS["feed"], needles)
-    if removed == 0:
-        return 0
-    data = new_text.encode("utf-8")
-    _replace(csv_path, data)
-    if manifest_path.exists():
+    # A feed left with its header only stays: the email platform reads an empty day as empty.
+    result = _rewrite_text(csv_path, False, IDENTIFIER_FIELDS["feed"], needles, drop_empty=False)
+    if result.rows_removed and manifest_path.exists():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        recipients = {row["customer_id"] for row in csv.DictReader(io.StringIO(new_text))}
+        with open(csv_path, encoding="utf-8", newline="") as handle:
+            recipients = {row["customer_id"] for row in csv.DictReader(handle)}
         manifest.update(
-            rows=manifest.get("rows", 0) - removed,
+            rows=manifest.get("rows", 0) - result.rows_removed,
             recipients=len(recipients),
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=result.sha256,
         )
         _replace(manifest_path, json.dumps(manifest, indent=2).encode("utf-8"))
-    return removed
+    return result.rows_removed
