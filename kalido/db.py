@@ -21,6 +21,10 @@ from kalido.cards import CARD_PREFILTER_RE2, mask_cards
 from kalido.pseudonyms import HEX_DIGITS, TOKEN_LETTERS
 
 log = logging.getLogger(__name__)
+
+# DuckDB's share of a stage's memory (KALIDO_DUCKDB_MEMORY_LIMIT overrides): the nightly run must
+# stay under 4 GB at retail scale, and the recommender's arrays need the rest.
+DEFAULT_MEMORY_LIMIT = "2GB"
 SQL_DIR = Path(__file__).with_name("sql")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -67,13 +71,29 @@ def run_sql(
     return result
 
 
+def _bounded(con: duckdb.DuckDBPyConnection, spill_dir: Path) -> None:
+    """Cap DuckDB's memory (its default is 80 % of the machine) and spill past the cap into
+    spill_dir, which must lie in the zone of the data the connection reads. No progress bar:
+    it floods task logs (Airflow, CI) with terminal control lines."""
+    limit = os.environ.get("KALIDO_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    con.execute("set memory_limit = $limit", {"limit": limit})
+    con.execute("set temp_directory = $dir", {"dir": str(spill_dir)})
+    con.execute("set enable_progress_bar = false")
+
+
 def connect(path: Path | str = ":memory:", timezone: str = "UTC", read_only: bool = False):
-    """A DuckDB connection whose naive timestamps mean local time in `timezone`."""
+    """A DuckDB connection whose naive timestamps mean local time in `timezone`. A database file
+    spills beside itself; an in-memory connection (which may attach restricted data) spills
+    into the restricted zone."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # No progress bar: it floods task logs (Airflow, CI) with terminal control lines.
+        spill_dir = Path(path).with_name(Path(path).name + ".spill")
+    else:
+        from kalido.config import Layout, default_home
+
+        spill_dir = Layout(default_home()).restricted / "spill"
     con = duckdb.connect(str(path), read_only=read_only)
-    con.execute("set enable_progress_bar = false")
+    _bounded(con, spill_dir)
     con.execute("set TimeZone = $tz", {"tz": timezone})
     con.create_function(
         "kalido_mask_cards",
@@ -133,7 +153,7 @@ def rebuild_database(path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.rebuild")
     tmp.unlink(missing_ok=True)
     with duckdb.connect() as con:
-        con.execute("set enable_progress_bar = false")
+        _bounded(con, path.with_name(path.name + ".spill"))
         attach(con, path, "old")
         attach(con, tmp, "fresh", read_only=False)
         con.execute("copy from database old to fresh")
