@@ -73,7 +73,7 @@ def _frame(cursor: duckdb.DuckDBPyConnection, max_rows: int):
     """The query's rows as a DataFrame; above max_rows, a uniform sample of max_rows of them,
     streamed (bottom-k on seeded random keys), so memory stays bounded whatever the batch size.
     Per-user and per-list columns are computed in SQL over every row before sampling."""
-    reader = cursor.fetch_record_batch(max_rows)
+    reader = cursor.to_arrow_reader(max_rows)
     rng = np.random.default_rng(SAMPLE_SEED)
     kept = reader.schema.append(pa.field(SAMPLE_KEY, pa.float64())).empty_table()
     for batch in reader:
