@@ -71,20 +71,40 @@ def assign_pseudonyms(settings: Settings) -> int:
     return len(pids)
 
 
-def _partition_signatures(con, settings: Settings, logical_date: date) -> dict[str, str]:
-    """Landing date -> a digest of its raw browsing rows, the key and the staging SQL: a partition
-    whose digest is unchanged since its Parquet file was written needs no new pseudonymising."""
+def _partition_signatures(con, settings: Settings, logical_date: date) -> dict[str, dict]:
+    """Landing date -> digests of its raw browsing rows (`rows`: every row; `files`: the files
+    only) with the key and the staging SQL, and its row count. Unchanged `rows`: the Parquet file
+    is reused; same `files` and fewer rows: it is filtered; otherwise it is pseudonymised again."""
     recipe = hashlib.sha256(sql_text("pseudonymise/build_staging").encode()).hexdigest()
+    base = f"{recipe}|{settings.key_version}|{settings.key_fingerprint}"
     rows = run_sql(con, "pseudonymise/browsing_signatures", {"logical_date": logical_date})
     return {
-        day.isoformat(): hashlib.sha256(
-            f"{recipe}|{settings.key_version}|{settings.key_fingerprint}|{count}|{digest}".encode()
-        ).hexdigest()
-        for day, count, digest in rows.fetchall()
+        day.isoformat(): {
+            "rows": hashlib.sha256(f"{base}|{count}|{row_hash}".encode()).hexdigest(),
+            "files": hashlib.sha256(f"{base}|{file_hash}".encode()).hexdigest(),
+            "row_count": count,
+        }
+        for day, count, row_hash, file_hash in rows.fetchall()
     }
 
 
-def _read_manifest(directory: Path) -> dict[str, str]:
+def _plan(signatures: dict[str, dict], stored: dict, directory: Path) -> tuple[list, list]:
+    """(partitions to pseudonymise again, partitions that only lost rows)."""
+    changed, shrunk = [], []
+    for day, now in sorted(signatures.items()):
+        before = stored.get(day)
+        if not isinstance(before, dict) or not _partition_file(directory, day).exists():
+            changed.append(day)
+        elif before.get("rows") == now["rows"]:
+            continue
+        elif before.get("files") == now["files"] and now["row_count"] < before.get("row_count", 0):
+            shrunk.append(day)
+        else:
+            changed.append(day)
+    return changed, shrunk
+
+
+def _read_manifest(directory: Path) -> dict:
     try:
         return json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -95,10 +115,23 @@ def _partition_file(directory: Path, day: str) -> Path:
     return directory / f"dt={day}" / "events.parquet"
 
 
+def _write_partition(con, target: Path, sql: str, params: dict) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    con.sql(sql_text(sql), params=params).write_parquet(str(tmp), compression="zstd")
+    os.replace(tmp, target)
+
+
 def store_browsing(
-    layout: Layout, signatures: dict[str, str], changed: list[str], logical_date: date, cutoff
+    layout: Layout,
+    signatures: dict[str, dict],
+    changed: list[str],
+    shrunk: list[str],
+    logical_date: date,
+    cutoff,
 ) -> int:
-    """Write the changed partitions, drop the ones raw no longer has, load stg_browsing.
+    """Write the changed partitions, filter the shrunk ones, drop the ones raw no longer has,
+    load stg_browsing.
 
     Runs in a fresh process (never read an identifier), so the Parquet files hold values only.
     """
@@ -106,16 +139,17 @@ def store_browsing(
     manifest = _read_manifest(directory)
     with connect(layout.work_db) as con:
         for day in changed:
-            target = _partition_file(directory, day)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}")
-            rows = con.sql(
-                sql_text("pseudonymise/browsing_partition"),
-                params={"partition_date": date.fromisoformat(day)},
+            params = {"partition_date": date.fromisoformat(day)}
+            _write_partition(
+                con, _partition_file(directory, day), "pseudonymise/browsing_partition", params
             )
-            rows.write_parquet(str(tmp), compression="zstd")
-            os.replace(tmp, target)
             manifest[day] = signatures[day]
+        for day in shrunk:
+            target = _partition_file(directory, day)
+            params = {"partition_date": date.fromisoformat(day), "file": str(target)}
+            _write_partition(con, target, "pseudonymise/browsing_partition_filtered", params)
+            manifest[day] = signatures[day]
+        con.execute("drop table if exists stg_browsing_surviving")
         for day in [d for d in manifest if d <= logical_date.isoformat() and d not in signatures]:
             shutil.rmtree(_partition_file(directory, day).parent, ignore_errors=True)
             del manifest[day]
@@ -139,12 +173,13 @@ def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id:
     with connect(work_db, timezone=policy.business_timezone) as con:
         attach(con, layout.raw_db, "raw")
         signatures = _partition_signatures(con, settings, logical_date)
-        stored = _read_manifest(layout.browsing_partitions)
-        changed = sorted(
-            day
-            for day, signature in signatures.items()
-            if stored.get(day) != signature
-            or not _partition_file(layout.browsing_partitions, day).exists()
+        changed, shrunk = _plan(
+            signatures, _read_manifest(layout.browsing_partitions), layout.browsing_partitions
+        )
+        run_sql(
+            con,
+            "pseudonymise/browsing_surviving",
+            {"shrunk_partitions": [date.fromisoformat(day) for day in shrunk]},
         )
         run_sql(
             con,
@@ -172,9 +207,10 @@ def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id:
     # Parquet partitions are written by another fresh process from that copy.
     rebuild_in_fresh_process(work_db)
     counts["stg_browsing"] = in_fresh_process(
-        store_browsing, layout, signatures, changed, logical_date, cutoff
+        store_browsing, layout, signatures, changed, shrunk, logical_date, cutoff
     )
     counts["browsing_partitions_rebuilt"] = len(changed)
-    counts["browsing_partitions_reused"] = len(signatures) - len(changed)
+    counts["browsing_partitions_filtered"] = len(shrunk)
+    counts["browsing_partitions_reused"] = len(signatures) - len(changed) - len(shrunk)
     log.info("pseudonymised: %s new identifiers, %s", new_ids, counts)
     return {"new_pseudonyms": new_ids, **counts}
