@@ -20,7 +20,7 @@ from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"  # landing date -> signature of the partition file written for it
+MANIFEST = "manifest.json"  # landing date -> the digests its Parquet file was written from
 
 
 def check_key(settings: Settings) -> None:
