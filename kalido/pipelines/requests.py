@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import defaultdict
 from datetime import date
 
 from kalido.config import Settings
@@ -72,17 +73,27 @@ def _period_text(period) -> str | None:
     return "P" + "".join(f"{n}{unit}" for n, unit in parts if n)
 
 
-def _export(con, settings: Settings, policy: Policy, request: dict, logical_date: date) -> dict:
+def _sections(con, settings: Settings, policy: Policy) -> dict[str, dict[str, list[dict]]]:
+    """Every access section of every customer in access_pids: section -> pid -> rows."""
     run_sql(
         con,
         "requests/subject_access",
         {
-            "pid": request["customer_pid"],
             "key_version": settings.key_version,
             "max_views": policy.profiling.max_recent_views_per_user,
         },
     )
-    sections = {name: _rows(con, f"access_{name}") for name in ACCESS_SECTIONS}
+    sections: dict[str, dict[str, list[dict]]] = {}
+    for name in ACCESS_SECTIONS:
+        by_pid = sections.setdefault(name, defaultdict(list))
+        for row in _rows(con, f"access_{name}"):
+            by_pid[row.pop("pid")].append(row)
+    return sections
+
+
+def _export(sections: dict, policy: Policy, request: dict, logical_date: date) -> dict:
+    pid = request["customer_pid"]
+    sections = {name: rows.get(pid, []) for name, rows in sections.items()}
     account = sections.pop("account")
     processing = sections.pop("processing")
     return {
@@ -117,8 +128,14 @@ def answer_access_requests(
             "(select request_id, type, customer_pid from raw.request_log"
             " where status = 'open' and type in ('access', 'portability') order by request_id)",
         )
+        con.execute(
+            "create or replace temp table access_pids as"
+            " select distinct customer_pid from raw.request_log"
+            " where status = 'open' and type in ('access', 'portability')"
+        )
+        sections = _sections(con, settings, policy) if open_requests else {}
         for request in open_requests:
-            document = _export(con, settings, policy, request, logical_date)
+            document = _export(sections, policy, request, logical_date)
             out.mkdir(parents=True, exist_ok=True)
             path = out / f"{runs.file_stem(request['request_id'])}.json"
             tmp = path.with_name(f".{path.name}.tmp")

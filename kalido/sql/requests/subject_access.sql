@@ -1,70 +1,98 @@
--- Everything held about one customer ($pid), section by section, for an access/portability export.
+-- Everything held about the customers of the open access/portability requests (access_pids),
+-- section by section, all of them in one pass over each store (never one scan per request).
 create or replace temp table access_spellings as
-select raw_id from raw.id_pseudonyms
-where domain = 'customer' and key_version = $key_version and pid = $pid;
+select pid, raw_id from raw.id_pseudonyms
+where
+    domain = 'customer' and key_version = $key_version
+    and pid in (select customer_pid from access_pids);
 
+-- A cookie is the customer's when it was only ever logged in as them (as in the gate).
 create or replace temp table access_cookies as
-with own as (
-    select distinct b.cookie_id
+with logged_in as (
+    select b.cookie_id, p.pid
     from raw.raw_browsing as b
-    where b.customer_id in (select raw_id from access_spellings)
+    inner join raw.id_pseudonyms as p
+        on p.raw_id = b.customer_id and p.domain = 'customer' and p.key_version = $key_version
+    where b.customer_id is not null
+),
+owners as (
+    select cookie_id, min(pid) as pid
+    from logged_in
+    group by cookie_id
+    having count(distinct pid) = 1
 )
-select cookie_id
-from own
-where cookie_id not in (
-    select cookie_id from raw.raw_browsing
-    where customer_id is not null and customer_id not in (select raw_id from access_spellings)
-)
-order by cookie_id;
+select o.pid, o.cookie_id
+from owners as o
+where o.pid in (select customer_pid from access_pids)
+order by o.pid, o.cookie_id;
 
 create or replace temp table access_account as
-select * exclude (_partition_date, _file_id, _row)
-from raw.raw_customers
-where customer_id in (select raw_id from access_spellings)
-order by updated_at desc, _partition_date desc, _row desc
-limit 1;
+select s.pid, c.* exclude (_partition_date, _file_id, _row)
+from raw.raw_customers as c
+inner join access_spellings as s on s.raw_id = c.customer_id
+qualify row_number() over (
+    partition by s.pid order by c.updated_at desc, c._partition_date desc, c._row desc
+) = 1;
 
 create or replace temp table access_consents as
-select subject_type, subject_id, purpose, status, recorded_at, source
-from raw.raw_consents
-where
-    (subject_type = 'customer' and subject_id in (select raw_id from access_spellings))
-    or (subject_type = 'cookie' and subject_id in (select cookie_id from access_cookies))
-order by recorded_at, purpose;
+select pid, subject_type, subject_id, purpose, status, recorded_at, source
+from (
+    select s.pid, c.*
+    from raw.raw_consents as c
+    inner join access_spellings as s on s.raw_id = c.subject_id
+    where c.subject_type = 'customer'
+    union all
+    select k.pid, c.*
+    from raw.raw_consents as c
+    inner join access_cookies as k on k.cookie_id = c.subject_id
+    where c.subject_type = 'cookie'
+)
+order by pid, recorded_at, purpose;
 
 create or replace temp table access_views as
-select event_time, event_type, product_id, page_url, cookie_id
-from raw.raw_browsing
-where
-    customer_id in (select raw_id from access_spellings)
-    or (customer_id is null and cookie_id in (select cookie_id from access_cookies))
-order by event_time desc, event_id
-limit $max_views;
+select pid, event_time, event_type, product_id, page_url, cookie_id
+from (
+    select s.pid, b.*
+    from raw.raw_browsing as b
+    inner join access_spellings as s on s.raw_id = b.customer_id
+    union all
+    select k.pid, b.*
+    from raw.raw_browsing as b
+    inner join access_cookies as k on k.cookie_id = b.cookie_id
+    where b.customer_id is null
+)
+qualify row_number() over (partition by pid order by event_time desc, event_id) <= $max_views
+order by pid, event_time desc, event_id;
 
 create or replace temp table access_orders as
-select order_id, line_no, ordered_at, product_id, quantity, unit_price, currency, channel, status
-from raw.raw_orders
-where customer_id in (select raw_id from access_spellings)
-order by ordered_at, order_id, line_no;
+select
+    s.pid, o.order_id, o.line_no, o.ordered_at, o.product_id, o.quantity, o.unit_price,
+    o.currency, o.channel, o.status
+from raw.raw_orders as o
+inner join access_spellings as s on s.raw_id = o.customer_id
+order by s.pid, o.ordered_at, o.order_id, o.line_no;
 
 create or replace temp table access_interests as
-select category, score, rank from work.feat_interest_profiles where user_pid = $pid order by rank;
+select user_pid as pid, category, score, rank
+from work.feat_interest_profiles
+where user_pid in (select customer_pid from access_pids)
+order by pid, rank;
 
 create or replace temp table access_recommendations as
-select rank, product_id, score, reason
+select user_pid as pid, rank, product_id, score, reason
 from work.feat_recommendations
-where user_pid = $pid
-order by rank;
+where user_pid in (select customer_pid from access_pids)
+order by pid, rank;
 
 create or replace temp table access_processing as
 select
-    may_profile, may_email, is_minor, closed, profiling_granted, feed_granted, erased, restricted,
-    objected_profiling, objected_feed, last_activity_at
+    user_pid as pid, may_profile, may_email, is_minor, closed, profiling_granted, feed_granted,
+    erased, restricted, objected_profiling, objected_feed, last_activity_at
 from work.gate_customers
-where user_pid = $pid;
+where user_pid in (select customer_pid from access_pids);
 
 create or replace temp table access_requests as
-select request_id, type, purpose, received_at, due_on, completed_on, status
+select customer_pid as pid, request_id, type, purpose, received_at, due_on, completed_on, status
 from raw.request_log
-where customer_pid = $pid
-order by received_at, request_id;
+where customer_pid in (select customer_pid from access_pids)
+order by pid, received_at, request_id;
