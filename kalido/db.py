@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MEMORY_LIMIT = "2GB"
 SQL_DIR = Path(__file__).with_name("sql")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")  # a plain name, safe to place in SQL text
 
 
 @cache
@@ -56,7 +56,7 @@ def run_sql(
     text = sql_text(name)
     for key, value in (identifiers or {}).items():
         for part in value.split(", "):
-            if not _IDENTIFIER.match(part):
+            if not IDENTIFIER.match(part):
                 raise ValueError(f"not a plain identifier list for {key}")
         text = text.replace("{" + key + "}", value)
     params = dict(params or {})
@@ -69,6 +69,11 @@ def run_sql(
         result = con.execute(statement, used or None)
         log.debug("sql %s #%d: %.3f s", name, number, time.perf_counter() - started)
     return result
+
+
+def _spill_dir(path: Path | str) -> Path:
+    """Beside a database file, so that its spill stays in the file's zone."""
+    return Path(path).with_name(Path(path).name + ".spill")
 
 
 def _bounded(con: duckdb.DuckDBPyConnection, spill_dir: Path) -> None:
@@ -87,7 +92,7 @@ def connect(path: Path | str = ":memory:", timezone: str = "UTC", read_only: boo
     into the restricted zone."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        spill_dir = Path(path).with_name(Path(path).name + ".spill")
+        spill_dir = _spill_dir(path)
     else:
         from kalido.config import Layout, default_home
 
@@ -137,7 +142,7 @@ def replace_atomically(tmp: Path, final: Path) -> None:
 
 def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, read_only: bool = True) -> None:
     """ATTACH takes no parameters: the path (configuration, never data) is quoted here."""
-    if not _IDENTIFIER.match(alias):
+    if not IDENTIFIER.match(alias):
         raise ValueError("attach alias must be a plain identifier")
     literal = "'" + str(path).replace("'", "''") + "'"
     con.execute(f"attach {literal} as {alias}" + (" (read_only)" if read_only else ""))
@@ -153,7 +158,7 @@ def rebuild_database(path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.rebuild")
     tmp.unlink(missing_ok=True)
     with duckdb.connect() as con:
-        _bounded(con, path.with_name(path.name + ".spill"))
+        _bounded(con, _spill_dir(path))
         attach(con, path, "old")
         attach(con, tmp, "fresh", read_only=False)
         con.execute("copy from database old to fresh")

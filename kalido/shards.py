@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from kalido.config import Layout
-from kalido.db import attach, connect
+from kalido.db import IDENTIFIER, attach, connect
 
 ALPHABET = "abcdefghijklmnop"  # the pseudonym token alphabet, in the order of its hex values
 PREFIX = 6
@@ -29,7 +29,6 @@ SPACE = len(ALPHABET) ** PREFIX
 ABOVE_ALL = "q"  # sorts after every token
 MAX_SHARDS = 4096
 _LABEL = re.compile(r"^(\d+)-of-(\d+)$")
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 COUNT_TABLE = "work_shards"  # written by the similarity stage: how many shards this run used
 
 
@@ -156,7 +155,7 @@ def union_views(
     for (table,) in found:
         if tables is not None and table not in tables:
             continue
-        if not _IDENTIFIER.match(table):
+        if not IDENTIFIER.match(table):
             raise ValueError("shard tables must have plain names")
         union = " union all ".join(f"select * from {alias}.main.{table}" for alias in aliases)
         create = f"create view {catalog}.main.{table}" if catalog else f"create temp view {table}"
@@ -179,7 +178,7 @@ def attach_work(con: duckdb.DuckDBPyConnection, layout: Layout, alias: str = "wo
         {"db": f"{alias}_shared"},
     ).fetchall()
     for (table,) in shared:
-        if not _IDENTIFIER.match(table):
+        if not IDENTIFIER.match(table):
             raise ValueError("work tables must have plain names")
         con.execute(
             f"create view {alias}.main.{table} as select * from {alias}_shared.main.{table}"

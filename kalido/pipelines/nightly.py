@@ -20,7 +20,7 @@ from kalido.pipelines.purge import purge
 from kalido.pipelines.requests import answer_access_requests, check_requests
 from kalido.pipelines.validate import validate
 from kalido.policy import Policy, load_policy
-from kalido.shards import Shard
+from kalido.shards import Shard, plan
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def run_nightly(logical_date: date, run_id: str | None = None, shards: int = 1) 
     # shards side by side on one machine would only add up their memory (they exist to spread
     # over workers, see dags/kalido_nightly.py).
     for stage in STAGES:
-        labels = [Shard(i, shards).label for i in range(shards)] if stage in PER_SHARD else [None]
+        labels = plan(shards) if stage in PER_SHARD else [None]
         for label in labels:
             try:
                 in_fresh_process(run_stage, stage, logical_date, run_id, None, label, shards)

@@ -74,7 +74,7 @@ def _period_text(period) -> str | None:
 
 
 def _sections(con, settings: Settings, policy: Policy) -> dict[str, dict[str, list[dict]]]:
-    """Every access section of every customer in access_pids: section -> pid -> rows."""
+    """Every access section of every customer in access_open: section -> pid -> rows."""
     run_sql(
         con,
         "requests/subject_access",
@@ -123,16 +123,13 @@ def answer_access_requests(
     with connect(":memory:", timezone=policy.business_timezone) as con:
         attach(con, layout.raw_db, "raw", read_only=False)
         attach_work(con, layout)
-        open_requests = _rows(
-            con,
-            "(select request_id, type, customer_pid from raw.request_log"
-            " where status = 'open' and type in ('access', 'portability') order by request_id)",
-        )
+        # The open requests, read once: listed here, and whose customers subject_access.sql reads.
         con.execute(
-            "create or replace temp table access_pids as"
-            " select distinct customer_pid from raw.request_log"
+            "create or replace temp table access_open as"
+            " select request_id, type, customer_pid from raw.request_log"
             " where status = 'open' and type in ('access', 'portability')"
         )
+        open_requests = _rows(con, "(select * from access_open order by request_id)")
         sections = _sections(con, settings, policy) if open_requests else {}
         for request in open_requests:
             document = _export(sections, policy, request, logical_date)

@@ -114,13 +114,13 @@ def _landing_batch(con: duckdb.DuckDBPyConnection, landing: Path, source: str, m
     ]
     if not paths:
         return None  # nothing new from this source: no verdict
-    frame = run_sql(
+    rows = run_sql(
         con,
         "validate/landing_rows",
         {"source": source},
         identifiers={"columns": ", ".join(spec.columns), "raw_table": spec.raw_table},
     )
-    frame = _frame(frame, max_rows)
+    frame = _frame(rows, max_rows)
     headers = [
         _quotable(h, spec.columns)
         for h in (_file_columns(landing / p) for p in paths)

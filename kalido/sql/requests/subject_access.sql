@@ -1,10 +1,10 @@
--- Everything held about the customers of the open access/portability requests (access_pids),
+-- Everything held about the customers of the open access/portability requests (access_open),
 -- section by section, all of them in one pass over each store (never one scan per request).
 create or replace temp table access_spellings as
 select pid, raw_id from raw.id_pseudonyms
 where
     domain = 'customer' and key_version = $key_version
-    and pid in (select customer_pid from access_pids);
+    and pid in (select customer_pid from access_open);
 
 -- A cookie is the customer's when it was only ever logged in as them (as in the gate).
 create or replace temp table access_cookies as
@@ -23,7 +23,7 @@ owners as (
 )
 select o.pid, o.cookie_id
 from owners as o
-where o.pid in (select customer_pid from access_pids)
+where o.pid in (select customer_pid from access_open)
 order by o.pid, o.cookie_id;
 
 create or replace temp table access_account as
@@ -75,13 +75,13 @@ order by s.pid, o.ordered_at, o.order_id, o.line_no;
 create or replace temp table access_interests as
 select user_pid as pid, category, score, rank
 from work.feat_interest_profiles
-where user_pid in (select customer_pid from access_pids)
+where user_pid in (select customer_pid from access_open)
 order by pid, rank;
 
 create or replace temp table access_recommendations as
 select user_pid as pid, rank, product_id, score, reason
 from work.feat_recommendations
-where user_pid in (select customer_pid from access_pids)
+where user_pid in (select customer_pid from access_open)
 order by pid, rank;
 
 create or replace temp table access_processing as
@@ -89,10 +89,10 @@ select
     user_pid as pid, may_profile, may_email, is_minor, closed, profiling_granted, feed_granted,
     erased, restricted, objected_profiling, objected_feed, last_activity_at
 from work.gate_customers
-where user_pid in (select customer_pid from access_pids);
+where user_pid in (select customer_pid from access_open);
 
 create or replace temp table access_requests as
 select customer_pid as pid, request_id, type, purpose, received_at, due_on, completed_on, status
 from raw.request_log
-where customer_pid in (select customer_pid from access_pids)
+where customer_pid in (select customer_pid from access_open)
 order by pid, received_at, request_id;
