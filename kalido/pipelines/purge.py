@@ -242,7 +242,7 @@ def _rewrite_landing(con, layout: Layout, files, needles: Needles, logical_date,
         path = layout.landing / relative
         if not path.exists():
             continue
-        result = rewrite_file(path, source, needles)
+        result = rewrite_file(path, source, needles, con)
         if result.sha256 is None:
             report.add("landing_files", rows_removed=result.rows_removed, files_removed=1)
             con.execute(

@@ -1,11 +1,15 @@
 -- A JSON Lines file read as text lines, so that a malformed line is kept (and quarantined)
 -- instead of failing the file; lines that are not valid UTF-8 land in the rejects table.
--- Each line is checked once (CASE, so json_type never sees invalid JSON).
+-- One pass parses each line once: a valid line starting with '{' is an object, and only the
+-- text of the other lines is kept (as the quarantine payload).
 create or replace temp table landed_lines as
 select
     ordinality as _row,
-    line,
-    case when json_valid(line) then json_type(line::json) = 'OBJECT' end as _is_object
+    case
+        when json_valid(line) and ltrim(line, chr(9) || chr(10) || chr(13) || chr(32))[1] = '{'
+            then json_transform(line, $structure)
+    end as _fields,
+    case when _fields is null then line end as _payload
 from read_csv(
     $path, columns = {'line': 'VARCHAR'}, header = false, auto_detect = false,
     delim = chr(1), quote = '', escape = '', hive_partitioning = false, store_rejects = true,
@@ -17,18 +21,18 @@ create or replace temp table rejected_rows as
 select
     _row,
     case
-        when _is_object is null then 'malformed JSON line'
-        else 'JSON line is not an object'
+        when json_valid(_payload) then 'JSON line is not an object'
+        else 'malformed JSON line'
     end as _reason,
-    line as _payload
+    _payload
 from landed_lines
-where not coalesce(_is_object, false)
+where _fields is null
 union all
 select null, 'unreadable line: ' || lower(error_type), csv_line
 from kalido_rejects;
 
 -- $structure names every contract field as VARCHAR; absent fields come out NULL.
 create or replace temp table landed as
-select _row, unnest(json_transform(line, $structure))
+select _row, unnest(_fields)
 from landed_lines
-where _is_object;
+where _fields is not null;
