@@ -78,12 +78,13 @@ def test_bad_rows_are_quarantined_with_a_reason_and_cards_masked(home, landing):
             page_url=f"https://www.kalido.fr/search?q={CARD}",
         ),
     ]
-    landing.jsonl("browsing", D, good + bad, extra_lines=['{"event_id": "broken'])
+    not_objects = ["[1, 2]", ' "a string"']
+    landing.jsonl("browsing", D, good + bad, extra_lines=['{"event_id": "broken', *not_objects])
     totals = run_ingest()
-    assert totals["rows_read"] == 7
+    assert totals["rows_read"] == 9
     assert (totals["rows_loaded"], totals["rows_quarantined"], totals["duplicates_dropped"]) == (
         2,
-        4,
+        6,
         1,
     )
     reasons = query(home / "restricted/raw.duckdb", "select reason, payload from raw_quarantine")
@@ -92,6 +93,7 @@ def test_bad_rows_are_quarantined_with_a_reason_and_cards_masked(home, landing):
         "missing required field cookie_id",
         "card number in row",
         "malformed JSON line",
+        "JSON line is not an object",
     }
     raw_bytes = (home / "restricted/raw.duckdb").read_bytes()
     assert CARD.encode() not in raw_bytes and b"4970101234567893" not in raw_bytes
