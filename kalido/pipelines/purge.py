@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -238,11 +240,21 @@ def _needles(con: duckdb.DuckDBPyConnection, sql: str) -> Needles:
 
 
 def _rewrite_landing(con, layout: Layout, files, needles: Needles, logical_date, report) -> None:
-    for file_id, source, relative in files:
-        path = layout.landing / relative
-        if not path.exists():
-            continue
-        result = rewrite_file(path, source, needles, con)
+    present = [
+        (file_id, source, layout.landing / relative)
+        for file_id, source, relative in files
+        if (layout.landing / relative).exists()
+    ]
+
+    def rewrite(file_id: str, source: str, path: Path):
+        # A thread and a DuckDB cursor per file: reading, parsing and (de)compressing release the
+        # GIL, so the night's retail-size browsing files are rewritten on every core at once.
+        with con.cursor() as cursor:
+            return file_id, rewrite_file(path, source, needles, cursor)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(pool.map(rewrite, *zip(*present, strict=True))) if present else []
+    for file_id, result in results:
         if result.sha256 is None:
             report.add("landing_files", rows_removed=result.rows_removed, files_removed=1)
             con.execute(
