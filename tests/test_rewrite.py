@@ -9,8 +9,8 @@ import json
 import duckdb
 import pytest
 
-from kalido.db import connect
 from kalido import rewrite
+from kalido.db import connect
 from kalido.rewrite import Needles, rewrite_feed_dir, rewrite_file
 
 NEEDLES = Needles({"customer": frozenset({"c_gone"}), "cookie": frozenset({"ck_gone"})})
