@@ -770,7 +770,7 @@ class _Identities:
         number = list(self._draw(locale, "phone", faker.phone_number))
         own = f"{self.fakers[locale].random.randrange(10_000):04d}"
         digits = [i for i, char in enumerate(number) if char.isdigit()][-4:]
-        for i, digit in zip(digits, own[-len(digits) :], strict=True):
+        for i, digit in zip(digits, own[4 - len(digits) :], strict=True):
             number[i] = digit
         return "".join(number)
 

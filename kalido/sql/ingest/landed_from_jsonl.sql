@@ -1,7 +1,7 @@
 -- A JSON Lines file read as text lines, so that a malformed line is kept (and quarantined)
 -- instead of failing the file; lines that are not valid UTF-8 land in the rejects table.
--- One pass parses each line once: a valid line starting with '{' is an object, and only the
--- text of the other lines is kept (as the quarantine payload).
+-- One pass checks each line and transforms the objects (a valid line whose first non-blank
+-- character is '{'); only the other lines keep their text, as the quarantine payload.
 create or replace temp table landed_lines as
 select
     ordinality as _row,
