@@ -168,7 +168,7 @@ def _text(path: Path, mode: str, gz: bool):
 
 def _rewrite_text(path: Path, jsonl: bool, fields: dict[str, str], needles: Needles) -> Rewrite:
     gz = path.name.lower().endswith(".gz")
-    tmp = path.with_name(f".{path.name}.rewrite.tmp")
+    tmp = _beside(path)
     with _text(path, "r", gz) as src, _text(tmp, "w", gz) as dst:
         keep = _filter_jsonl if jsonl else _filter_csv
         removed, kept = keep(src, dst.write, fields, needles)
@@ -199,7 +199,7 @@ def _jsonl_hits(con, path: Path, fields: dict[str, str], needles: Needles) -> di
         "path": str(path),
         "fields": list(fields),
         "paths": [f"$.{field}" for field in fields],
-        "needle_keys": keys or [""],
+        "needle_keys": keys or [""],  # DuckDB cannot type an empty list; "" is no key
     }
     rows = run_sql(con, "purge/landing_line_hits", params).fetchall()
     if con.execute("select count(*) from kalido_rejects").fetchone()[0]:
@@ -216,39 +216,43 @@ def _drop_lines(path: Path, hits: dict[bytes, int]) -> Rewrite | None:
     copy did not drop exactly the expected number of lines, i.e. this loop split lines otherwise
     than DuckDB did."""
     gz = path.name.lower().endswith(".gz")
-    tmp = path.with_name(f".{path.name}.rewrite.tmp")
+    tmp = _beside(path)
     removed = 0
     kept_any = False
     with _binary(path, "r", gz) as src, _binary(tmp, "w", gz) as dst:
-        tail = b""
-        first = True
-        while block := src.read(1 << 22):
-            lines = (tail + block).split(b"\n")
-            tail = lines.pop()
-            removed, kept_any = _drop_from(lines, hits, dst, removed, kept_any, first, b"\n")
-            first = False
-        if tail:
-            removed, kept_any = _drop_from([tail], hits, dst, removed, kept_any, first, b"")
+        for number, (lines, end) in enumerate(_line_blocks(src)):
+            keys = [line.rstrip(b"\r") for line in lines]
+            if number == 0 and keys:
+                keys[0] = keys[0].removeprefix(b"\xef\xbb\xbf")  # DuckDB reads past a BOM
+            kept = [line for line, key in zip(lines, keys, strict=True) if key not in hits]
+            removed += len(lines) - len(kept)
+            if kept:
+                dst.write(b"\n".join(kept) + end)
+                kept_any = kept_any or any(line.strip() for line in kept)
     if removed != sum(hits.values()):
         tmp.unlink()
         return None
     return _swap_in(path, tmp, removed, kept_any)
 
 
-def _drop_from(lines, hits, dst, removed: int, kept_any: bool, first: bool, end: bytes):
-    keys = [line.rstrip(b"\r") for line in lines]
-    if first and keys:
-        keys[0] = keys[0].removeprefix(b"\xef\xbb\xbf")  # DuckDB reads past a byte-order mark
-    kept = [line for line, key in zip(lines, keys, strict=True) if key not in hits]
-    removed += len(lines) - len(kept)
-    if kept:
-        dst.write(b"\n".join(kept) + end)
-        kept_any = kept_any or any(line.strip() for line in kept)
-    return removed, kept_any
+def _line_blocks(src):
+    """The stream's lines, about 4 MB at a time: (lines, what ends the last of them)."""
+    tail = b""
+    while block := src.read(1 << 22):
+        lines = (tail + block).split(b"\n")
+        tail = lines.pop()
+        yield lines, b"\n"
+    if tail:
+        yield [tail], b""
+
+
+def _beside(path: Path) -> Path:
+    """The hidden temporary file a rewrite of `path` is written to before it replaces it."""
+    return path.with_name(f".{path.name}.rewrite.tmp")
 
 
 def _replace(path: Path, data: bytes) -> Rewrite:
-    tmp = path.with_name(f".{path.name}.rewrite.tmp")
+    tmp = _beside(path)
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return Rewrite(0, hashlib.sha256(data).hexdigest(), len(data))
@@ -263,11 +267,12 @@ def rewrite_file(path: Path, source: str, needles: Needles, con=None) -> Rewrite
     name = path.name.lower()
     if con is not None and ".jsonl" in name:
         hits = _jsonl_hits(con, path, fields, needles)
-        if hits == {}:
-            return _unchanged(path)
-        result = _drop_lines(path, hits) if hits else None
-        if result is not None:
-            return result
+        if hits is not None:
+            if not hits:
+                return _unchanged(path)
+            result = _drop_lines(path, hits)
+            if result is not None:
+                return result
     if name.endswith(".parquet"):
         table = pq.read_table(path)
         drop = pa.array([False] * table.num_rows)
@@ -315,7 +320,7 @@ def rewrite_feed_dir(feed_dir: Path, needles: Needles) -> int:
         if not removed:
             return 0
         # A feed left with its header only stays: the email platform reads an empty day as empty.
-        tmp = csv_path.with_name(f".{csv_path.name}.rewrite.tmp")
+        tmp = _beside(csv_path)
         con.execute(
             "copy (select * exclude (_erased) from feed_rows where not _erased)"
             " to $p (format csv, header true)",

@@ -246,14 +246,15 @@ def _rewrite_landing(con, layout: Layout, files, needles: Needles, logical_date,
         if (layout.landing / relative).exists()
     ]
 
-    def rewrite(file_id: str, source: str, path: Path):
+    def rewrite(item: tuple[str, str, Path]):
         # A thread and a DuckDB cursor per file: reading, parsing and (de)compressing release the
         # GIL, so the night's retail-size browsing files are rewritten on every core at once.
+        file_id, source, path = item
         with con.cursor() as cursor:
             return file_id, rewrite_file(path, source, needles, cursor)
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        results = list(pool.map(rewrite, *zip(*present, strict=True))) if present else []
+        results = list(pool.map(rewrite, present))
     for file_id, result in results:
         if result.sha256 is None:
             report.add("landing_files", rows_removed=result.rows_removed, files_removed=1)
