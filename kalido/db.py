@@ -42,13 +42,12 @@ def _statements(text: str) -> list[str]:
     return [p.strip() for p in parts if re.sub(r"--[^\n]*", "", p).strip()]
 
 
-def run_sql(
-    con: duckdb.DuckDBPyConnection,
+def bound_statements(
     name: str,
     params: Mapping[str, Any] | None = None,
     identifiers: Mapping[str, str] | None = None,
-) -> duckdb.DuckDBPyConnection:
-    """Run every statement of sql/<name>.sql, binding each `$param` it uses.
+) -> list[tuple[str, dict | None]]:
+    """The statements of sql/<name>.sql, each with the `$params` it uses.
 
     `identifiers` fills `{placeholders}` with names from a fixed list only (checked here), never
     with data.
@@ -60,13 +59,26 @@ def run_sql(
                 raise ValueError(f"not a plain identifier list for {key}")
         text = text.replace("{" + key + "}", value)
     params = dict(params or {})
-    result = con
-    for number, statement in enumerate(_statements(text), start=1):
+    bound = []
+    for statement in _statements(text):
         # A $name in a comment is not a parameter of the statement.
         code = re.sub(r"--[^\n]*", "", statement)
         used = {p: params[p] for p in set(_PARAM.findall(code))}
+        bound.append((statement, used or None))
+    return bound
+
+
+def run_sql(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    identifiers: Mapping[str, str] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Run every statement of sql/<name>.sql (see bound_statements); the last one's result."""
+    result = con
+    for number, (statement, used) in enumerate(bound_statements(name, params, identifiers), 1):
         started = time.perf_counter()
-        result = con.execute(statement, used or None)
+        result = con.execute(statement, used)
         log.debug("sql %s #%d: %.3f s", name, number, time.perf_counter() - started)
     return result
 
@@ -148,17 +160,19 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, read_only: bo
     con.execute(f"attach {literal} as {alias}" + (" (read_only)" if read_only else ""))
 
 
-def rebuild_database(path: Path) -> None:
+def rebuild_database(path: Path, keep_row_order: bool = True) -> None:
     """Copy the live rows of a DuckDB file into a fresh file and swap it in.
 
     Used for physical deletion (DELETE leaves the old bytes in the file) and to shed stale bytes:
     DuckDB can write leftover buffer memory into the unused tail of a block, so a file written by
-    a process that read identifiers may hold some; the copy holds values only.
+    a process that read identifiers may hold some; the copy holds values only. Without
+    `keep_row_order` (tables whose rows carry their own order) the copy runs on every core.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.rebuild")
     tmp.unlink(missing_ok=True)
     with duckdb.connect() as con:
         _bounded(con, _spill_dir(path))
+        con.execute("set preserve_insertion_order = $keep", {"keep": keep_row_order})
         attach(con, path, "old")
         attach(con, tmp, "fresh", read_only=False)
         con.execute("copy from database old to fresh")

@@ -7,7 +7,6 @@ rows go to a hidden temporary file beside the original, which then replaces it.
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import io
 import itertools
@@ -23,6 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from isal import igzip
 
 from kalido.db import connect, run_sql
 
@@ -144,13 +144,14 @@ class _Writer:
 
 @contextmanager
 def _binary(path: Path, mode: str, gz: bool):
-    """A byte stream over a file, gzipped or not. Written gzip has no timestamp and the fastest
-    level: a rewritten landing file is a retail day of browsing, kept only until it expires."""
+    """A byte stream over a file, gzipped or not. Gzip through ISA-L (several times zlib's speed
+    both ways: a rewritten landing file is a retail day of browsing), written with no timestamp
+    and the fastest level, as the file is kept only until it expires."""
     with open(path, mode + "b") as raw:
         if not gz:
             yield raw
             return
-        with gzip.GzipFile(
+        with igzip.GzipFile(
             filename="", mode=mode + "b", fileobj=raw, mtime=0, compresslevel=1
         ) as z:
             yield z

@@ -225,7 +225,7 @@ def _purge_restricted(
             "suppressed_identifiers": len(suppressed),
         }
     if any(report.stores[t]["rows_removed"] for t in before):
-        rebuild_database(layout.raw_db)
+        rebuild_database(layout.raw_db, keep_row_order=False)
     _purge_archive(policy, archive_path, cutoff, report)
     summary["_needles"] = needles
     summary["_feed_needles"] = feed_needles

@@ -54,7 +54,7 @@ def rotate_key(settings: Settings) -> dict:
             "delete from id_pseudonyms where key_version <> $v", {"v": settings.key_version}
         ).fetchone()[0]
         con.commit()
-    rebuild_database(layout.raw_db)
+    rebuild_database(layout.raw_db, keep_row_order=False)
     # Staging, browsing partitions and shards hold the old pseudonyms; the next run rebuilds
     # them under the new key.
     layout.work_db.unlink(missing_ok=True)

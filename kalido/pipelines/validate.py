@@ -13,14 +13,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kalido import quality
 from kalido.config import Settings
-from kalido.db import attach, connect, run_sql
+from kalido.db import attach, bound_statements, connect, run_sql
 from kalido.pipelines import runs
 from kalido.pipelines.ingest import SOURCES
 from kalido.policy import Policy
@@ -33,7 +30,6 @@ JSON_KEY_SAMPLE = 2000  # lines read per JSON Lines file to learn its keys
 PLAIN_NAME = re.compile(r"^[a-z][a-z_]{0,40}$")  # how the contract names columns
 MESSAGE_FAILURES = 5
 SAMPLE_SEED = 20261125  # fixed: the same batch gives the same sample, run after run
-SAMPLE_KEY = "_kalido_sample_key"
 
 
 class QualityGateFailed(Exception):
@@ -69,24 +65,29 @@ def _file_columns(path: Path) -> set[str] | None:
         return None
 
 
-def _frame(cursor: duckdb.DuckDBPyConnection, max_rows: int):
-    """The query's rows as a DataFrame; above max_rows, a uniform sample of max_rows of them,
-    streamed (bottom-k on seeded random keys), so memory stays bounded whatever the batch size.
-    Per-user and per-list columns are computed in SQL over every row before sampling."""
-    reader = cursor.to_arrow_reader(max_rows)
-    rng = np.random.default_rng(SAMPLE_SEED)
-    kept = reader.schema.append(pa.field(SAMPLE_KEY, pa.float64())).empty_table()
-    for batch in reader:
-        keys = rng.random(batch.num_rows)
-        threshold = kept.column(SAMPLE_KEY)[-1].as_py() if kept.num_rows >= max_rows else 1.0
-        chosen = keys < threshold
-        part = pa.Table.from_batches([batch]).append_column(SAMPLE_KEY, pa.array(keys))
-        kept = pa.concat_tables([kept, part.filter(pa.array(chosen))])
-        if kept.num_rows > max_rows:
-            order = pc.sort_indices(kept, [(SAMPLE_KEY, "ascending")])
-            kept = kept.take(order[:max_rows])
-    # Through DuckDB, so the column types are the ones .df() gives on the full result.
-    return cursor.from_arrow(kept.drop_columns(SAMPLE_KEY)).df()
+def _sample(con: duckdb.DuckDBPyConnection, query: str, params: dict | None, max_rows: int):
+    """The query's rows as a DataFrame; above max_rows, a uniform sample of max_rows of them:
+    the rows with the smallest seeded hash, picked by DuckDB (a top-N, so the rows never leave
+    the database whole, and the same batch gives the same sample run after run)."""
+    sampled = f"select q.* from ({query}) as q order by hash(q, $sample_seed) limit $sample_rows"
+    return con.execute(
+        sampled, {**(params or {}), "sample_seed": SAMPLE_SEED, "sample_rows": max_rows}
+    ).df()
+
+
+def _sample_sql(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    max_rows: int,
+    params: dict | None = None,
+    identifiers: dict | None = None,
+):
+    """_sample of sql/<name>.sql's last statement, after the ones before it. Per-user and
+    per-list columns are computed in SQL over every row before sampling."""
+    *setup, (query, used) = bound_statements(name, params, identifiers)
+    for statement, statement_params in setup:
+        con.execute(statement, statement_params)
+    return _sample(con, query, used, max_rows)
 
 
 def _quotable(header: set[str], contract: tuple[str, ...]) -> set[str]:
@@ -114,13 +115,13 @@ def _landing_batch(con: duckdb.DuckDBPyConnection, landing: Path, source: str, m
     ]
     if not paths:
         return None  # nothing new from this source: no verdict
-    rows = run_sql(
+    frame = _sample_sql(
         con,
         "validate/landing_rows",
+        max_rows,
         {"source": source},
-        identifiers={"columns": ", ".join(spec.columns), "raw_table": spec.raw_table},
+        {"columns": ", ".join(spec.columns), "raw_table": spec.raw_table},
     )
-    frame = _frame(rows, max_rows)
     headers = [
         _quotable(h, spec.columns)
         for h in (_file_columns(landing / p) for p in paths)
@@ -187,19 +188,19 @@ def _batches(
             if layer == "landing":
                 batches[name] = _landing_batch(con, layout.landing, table, max_rows)
             elif layer == "warehouse":
-                batches[name] = _frame(run_sql(con, f"validate/warehouse_{table}"), max_rows)
+                batches[name] = _sample_sql(con, f"validate/warehouse_{table}", max_rows)
             elif layer == "exports":
                 # The same statement publish runs, so the rows checked are the rows shipped.
                 run_sql(con, "publish/email_feed", {"key_version": settings.key_version})
-                rows = run_sql(
+                batches[name] = _sample_sql(
                     con,
                     f"validate/exports_{table}",
+                    max_rows,
                     {
                         "key_version": settings.key_version,
                         "feed_purposes": list(policy.email_feed.required_purposes),
                     },
                 )
-                batches[name] = _frame(rows, max_rows)
     return batches
 
 

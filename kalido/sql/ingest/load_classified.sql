@@ -8,6 +8,7 @@ insert into raw_quarantine
 select $source, $file_id, _row, _reason, kalido_mask_cards(_payload), $run_id
 from rejected_rows
 union all
-select $source, $file_id, c._row, c._reason, kalido_mask_cards(to_json(l)::varchar), $run_id
-from (select _row, _reason from classified where _status = 'quarantined') as c
-inner join landed as l on l._row = c._row;
+select $source, $file_id, l._row, c._reason, kalido_mask_cards(to_json(l)::varchar), $run_id
+from landed as l
+inner join (select _row, _reason from classified where _status = 'quarantined') as c
+    on l._row = c._row;

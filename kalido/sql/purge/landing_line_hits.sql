@@ -11,14 +11,15 @@ with lines as (
     select
         ordinality as _line,
         line,
-        case when json_valid(line) then json_type(line::json) = 'OBJECT' else false end
-            as is_object
+        coalesce(
+            json_valid(line) and ltrim(line, chr(9) || chr(10) || chr(13) || chr(32))[1] = '{',
+            false
+        ) as is_object
     from read_csv(
         $path, columns = {'line': 'VARCHAR'}, header = false, auto_detect = false,
         delim = chr(1), quote = '', escape = '', hive_partitioning = false, store_rejects = true,
         rejects_table = 'kalido_rejects', rejects_scan = 'kalido_reject_scans'
     ) with ordinality
-    where trim(coalesce(line, '')) <> ''
 ),
 field_values as (
     -- Two unnests side by side pair each field with its value.
@@ -32,5 +33,8 @@ field_values as (
 )
 select line, is_object, count(distinct _line) as copies
 from field_values
-where not is_object or field || chr(31) || lower(trim(value)) in (select unnest($needle_keys))
+where
+    -- Blank lines are not rows; only non-objects are trimmed to find them (as ingest does).
+    (not is_object and trim(coalesce(line, '')) <> '')
+    or field || chr(31) || lower(trim(value)) in (select unnest($needle_keys))
 group by line, is_object;
