@@ -17,6 +17,10 @@ Wiring only: every task is one call into `kalido.pipelines.nightly.run_stage`, t
 (or a secrets backend behind it), else from `KALIDO_PSEUDONYM_KEY`; `KALIDO_HOME` from the
 environment.
 
+A rerun of a date with nothing new (same files, code, policy and stores as its last successful
+run left them) skips every stage and only adds itself to `pipeline_runs`; the `force` param runs
+them anyway.
+
 Shards: the per-shard tasks are mapped (dynamic task mapping) over `shard_plan`'s labels
 `<i>-of-<N>`; N is the run's `shards` param, else the Airflow Variable `kalido_shards`, else 1.
 Any N publishes the same warehouse and feed; with the CeleryExecutor or KubernetesExecutor the
@@ -56,12 +60,15 @@ def _record_failure(context) -> None:
     )
 
 
+def _shard_count(params: dict | None) -> int:
+    return (params or {}).get("shards") or int(Variable.get("kalido_shards", default="1"))
+
+
 @task(task_id="shard_plan")
 def shard_plan(params: dict | None = None) -> list[str]:
     from kalido.shards import plan
 
-    count = (params or {}).get("shards") or int(Variable.get("kalido_shards", default="1"))
-    return plan(count)
+    return plan(_shard_count(params))
 
 
 def _stage_task(stage: str, shards):
@@ -94,11 +101,18 @@ def _stage_task(stage: str, shards):
         return run_global(shards)
 
     @task(task_id=stage, on_failure_callback=_record_failure)
-    def run(ds: str | None = None, run_id: str | None = None) -> dict:
+    def run(ds: str | None = None, run_id: str | None = None, params: dict | None = None) -> dict:
         from kalido.pipelines.nightly import run_stage
 
         key = Variable.get("kalido_pseudonym_key", default=None)
-        return run_stage(stage, pendulum.parse(ds).date(), run_id, key=key)
+        return run_stage(
+            stage,
+            pendulum.parse(ds).date(),
+            run_id,
+            key=key,
+            shards=_shard_count(params),
+            force=bool((params or {}).get("force")),
+        )
 
     return run()
 
@@ -115,7 +129,13 @@ def _stage_task(stage: str, shards):
             type=["null", "integer"],
             minimum=1,
             description="user-hash shards (default: Variable kalido_shards, else 1)",
-        )
+        ),
+        "force": Param(
+            False,
+            type="boolean",
+            description="run every stage even when nothing changed since the last successful "
+            "run of this date (otherwise such a rerun skips them)",
+        ),
     },
     tags=["kalido", "personalisation"],
     doc_md=__doc__,

@@ -3,7 +3,8 @@
 Procedure, for a landing zone of DAYS generated days ending at D (generated once, then reused):
 1. catch-up: run D-1 from an empty state (untimed; it ingests the history),
 2. nightly: run D, one new day of files — per stage wall time, rows/s and peak memory,
-3. empty day: run D again, no new files,
+3. empty day: run D again with no new files (the run finds nothing changed since step 2 and
+   skips its stages, see kalido/pipelines/unchanged.py),
 4. floor: DuckDB alone reads D's landing files and writes them as Parquet.
 
 Every measured step runs in a fresh process, so its peak RSS (ru_maxrss) is its own. Rows/s is

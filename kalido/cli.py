@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="user-hash shards of the per-user stages (same outputs for any N; default 1)",
     )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run every stage even when nothing changed since the last successful run of the date",
+    )
 
     commands.add_parser("demo", help="generate a sample landing zone and run the pipeline on it")
 
@@ -91,6 +96,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
     stages = record["stages"]
+    if record.get("unchanged_since"):
+        print(
+            f"run {record['run_id']}: {record['status']} in {seconds:.1f} s; nothing changed "
+            f"since run {record['unchanged_since']}, so every stage was skipped "
+            "(--force runs them)"
+        )
+        print(f"warehouse:  {layout.warehouse}")
+        print(f"email feed: {layout.email_feed / ('dt=' + record['logical_date'])}")
+        return
     ingest, gate, features, publish = (
         stages["ingest"],
         stages["gate"],
@@ -158,7 +172,7 @@ def _print_requests(status: dict) -> None:
         print(f"  ATTENTION requests {', '.join(status['attention'][:20])}")
 
 
-def _run(logical_date: date, shards: int = 1) -> int:
+def _run(logical_date: date, shards: int = 1, force: bool = False) -> int:
     from kalido.pipelines import runs
     from kalido.pipelines.nightly import run_nightly
     from kalido.pipelines.requests import RequestsNeedAttention, request_status
@@ -166,7 +180,7 @@ def _run(logical_date: date, shards: int = 1) -> int:
     started = time.perf_counter()
     layout = Layout(default_home())
     try:
-        record = run_nightly(logical_date, shards=shards)
+        record = run_nightly(logical_date, shards=shards, force=force)
     except RequestsNeedAttention:
         # Everything is published; the run fails so that late or failed requests get seen.
         from kalido.pipelines.nightly import preflight
@@ -306,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "generate":
             return _generate(args)
         if args.command == "run":
-            return _run(args.logical_date, args.shards)
+            return _run(args.logical_date, args.shards, args.force)
         if args.command == "purge":
             return _purge(args.logical_date)
         if args.command == "rotate-key":

@@ -275,7 +275,7 @@ def test_requests_erase_object_restrict_and_answer_access(zone, landing):
     assert pid("C_GONE") not in {row[0] for row in first["recommendations"]}
 
     # Reruns are idempotent: nothing more to remove, the same warehouse.
-    rerun = run_nightly(D + timedelta(days=1))
+    rerun = run_nightly(D + timedelta(days=1), force=True)
     assert rerun["stages"]["purge"]["rows_removed"] == 0
     assert rerun["stages"]["purge"]["files_removed"] == 0
     assert warehouse_tables(warehouse) == first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 
 import duckdb
@@ -56,14 +57,23 @@ def test_rerun_gives_an_identical_warehouse_and_dates_accumulate(home, landing):
     day_before = warehouse_tables(warehouse)
     run_nightly(D)
     first = warehouse_tables(warehouse)
-    rerun = run_nightly(D)
+    rerun = run_nightly(D, force=True)
     assert warehouse_tables(warehouse) == first
     # The rerun read no raw browsing partition again: nothing changed in raw since the first run.
     staged = rerun["stages"]["pseudonymise"]
     assert staged["browsing_partitions_rebuilt"] == 0 and staged["browsing_partitions_reused"] > 0
     assert first["views_recent"] != day_before["views_recent"]
-    runs = query(warehouse, "select logical_date, status from pipeline_runs order by started_at")
-    assert [r[1] for r in runs] == ["success"] * 3
+    # Unforced, a rerun with nothing new skips every stage, yet is listed like any run.
+    skipped = run_nightly(D)
+    assert skipped["unchanged_since"] == rerun["run_id"]
+    assert all("skipped" in counts for counts in skipped["stages"].values())
+    assert set(skipped["stages"]) == set(rerun["stages"])
+    assert warehouse_tables(warehouse) == first
+    runs = query(warehouse, "select run_id, status from pipeline_runs order by started_at")
+    assert [r[1] for r in runs] == ["success"] * 4 and runs[-1][0] == skipped["run_id"]
+    # Anything new for the date (here a landing file touched) makes the next run a full one.
+    os.utime(next((home / "landing").rglob("*.jsonl*")))
+    assert "unchanged_since" not in run_nightly(D)
     # Rerunning an older date gives that date's tables, minus what was erased since: C_ERASED
     # asked on D, and erasure is not undone by a rerun (popularity and audience lose them too).
     run_nightly(D - timedelta(days=1))

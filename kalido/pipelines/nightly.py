@@ -11,11 +11,11 @@ from datetime import date
 from kalido.config import ConfigError, Layout, Settings, default_home, load_settings
 from kalido.db import in_fresh_process
 from kalido.features import build_features, build_similarity, recommend
-from kalido.pipelines import runs
+from kalido.pipelines import runs, unchanged
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
 from kalido.pipelines.pseudonymise import check_key, pseudonymise
-from kalido.pipelines.publish import publish
+from kalido.pipelines.publish import publish, republish_run_table
 from kalido.pipelines.purge import purge
 from kalido.pipelines.requests import answer_access_requests, check_requests
 from kalido.pipelines.validate import validate
@@ -44,6 +44,7 @@ STAGES: dict[str, Stage] = {
 }
 # Stages called once per shard, with `shard=`; `similarity` gets `shards=` (the count).
 PER_SHARD = ("gate", "build_features", "recommend")
+FIRST_STAGE, *_, LAST_STAGE = STAGES
 
 
 def preflight(key: str | None = None) -> tuple[Settings, Policy]:
@@ -61,13 +62,28 @@ def run_stage(
     key: str | None = None,
     shard: Shard | str | None = None,
     shards: int = 1,
+    force: bool = False,
 ) -> dict:
     """Run one stage for the logical date (one shard of a per-shard stage: `shard`, a Shard or
-    its label `<i>-of-<n>`; default the only one) and add its counts to the run record."""
+    its label `<i>-of-<n>`; default the only one; `shards`: the run's shard count) and add its
+    counts to the run record.
+
+    The first stage decides whether the run has anything to do (see unchanged.py; `force`
+    overrides); when not, every stage of the run only records that it was skipped."""
     settings, policy = preflight(key)
-    runs.start_run(settings.layout, run_id, logical_date)
+    layout = settings.layout
+    runs.start_run(layout, run_id, logical_date)
     started = time.perf_counter()
-    if stage in PER_SHARD:
+    if stage == FIRST_STAGE and not force:
+        previous = unchanged.unchanged_since(settings, logical_date, shards)
+        if previous:
+            runs.mark_unchanged(layout, run_id, previous)
+    same_as = runs.read_run(layout, run_id).get("unchanged_since")
+    if same_as:
+        counts = {"skipped": f"nothing changed since run {same_as}"}
+        if stage == "publish":
+            republish_run_table(settings, run_id)
+    elif stage in PER_SHARD:
         shard = Shard.parse(shard) if isinstance(shard, str) else shard or Shard()
         counts = STAGES[stage](settings, policy, logical_date, run_id, shard=shard)
     elif stage == "similarity":
@@ -75,12 +91,14 @@ def run_stage(
     else:
         counts = STAGES[stage](settings, policy, logical_date, run_id)
     seconds = time.perf_counter() - started
-    if stage in PER_SHARD:
-        runs.record_shard(settings.layout, run_id, logical_date, stage, shard, counts, seconds)
+    if stage in PER_SHARD and not same_as:
+        runs.record_shard(layout, run_id, logical_date, stage, shard, counts, seconds)
     else:
-        runs.record_stage(settings.layout, run_id, logical_date, stage, counts, seconds)
+        runs.record_stage(layout, run_id, logical_date, stage, counts, seconds)
     if stage == "publish":
-        runs.finish_run(settings.layout, run_id, logical_date, "success")
+        runs.finish_run(layout, run_id, logical_date, "success")
+    if stage == LAST_STAGE:
+        unchanged.remember(settings, logical_date, shards, same_as or run_id)
     return counts
 
 
@@ -100,7 +118,9 @@ def record_failure(logical_date: date, run_id: str, stage: str, exc: BaseExcepti
     runs.finish_run(layout, run_id, logical_date, "failed", f"{stage}: {detail}")
 
 
-def run_nightly(logical_date: date, run_id: str | None = None, shards: int = 1) -> dict:
+def run_nightly(
+    logical_date: date, run_id: str | None = None, shards: int = 1, force: bool = False
+) -> dict:
     """All stages in order, per-shard stages once per shard; returns the run record."""
     settings, _ = preflight()
     run_id = run_id or runs.new_run_id(logical_date)
@@ -113,7 +133,7 @@ def run_nightly(logical_date: date, run_id: str | None = None, shards: int = 1) 
         labels = plan(shards) if stage in PER_SHARD else [None]
         for label in labels:
             try:
-                in_fresh_process(run_stage, stage, logical_date, run_id, None, label, shards)
+                in_fresh_process(run_stage, stage, logical_date, run_id, None, label, shards, force)
             except Exception as exc:
                 record_failure(logical_date, run_id, stage, exc)
                 raise

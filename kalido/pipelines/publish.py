@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from kalido.config import Settings
+from kalido.config import Layout, Settings
 from kalido.db import attach, connect, rebuild_in_fresh_process, replace_atomically, run_sql
 from kalido.pipelines import runs
 from kalido.policy import Policy
@@ -61,31 +61,51 @@ def _run_row(record: dict) -> dict:
     }
 
 
+def _insert_runs(con, layout: Layout, current_run: dict) -> None:
+    previous = [r for r in runs.all_runs(layout) if r["run_id"] != current_run["run_id"]]
+    run_rows = [_run_row(r) for r in [*previous, current_run]]
+    run_table = pa.Table.from_pylist(run_rows)  # noqa: F841 - read by DuckDB below
+    con.execute(
+        "insert into pipeline_runs by name select * replace ("
+        "cast(logical_date as date) as logical_date, "
+        "cast(started_at as timestamptz) as started_at, "
+        "cast(finished_at as timestamptz) as finished_at) from run_table"
+    )
+
+
 def _build_warehouse(settings: Settings, policy: Policy, current_run: dict) -> Path:
     layout = settings.layout
     final = layout.warehouse
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
-    previous = [r for r in runs.all_runs(layout) if r["run_id"] != current_run["run_id"]]
-    run_rows = [_run_row(r) for r in [*previous, current_run]]
-    run_table = pa.Table.from_pylist(run_rows)  # noqa: F841 - read by DuckDB below
     with connect(tmp, timezone="UTC") as con:
         attach_work(con, layout)
         attach(con, layout.raw_db, "raw")
         run_sql(con, "publish/build_warehouse")
-        con.execute(
-            "insert into pipeline_runs by name select * replace ("
-            "cast(logical_date as date) as logical_date, "
-            "cast(started_at as timestamptz) as started_at, "
-            "cast(finished_at as timestamptz) as finished_at) from run_table"
-        )
+        _insert_runs(con, layout, current_run)
         con.execute("detach work")
         con.execute("detach raw")
         con.execute("checkpoint")
     rebuild_in_fresh_process(tmp)  # this process read restricted tables (see pseudonymise)
     replace_atomically(tmp, final)
     return final
+
+
+def republish_run_table(settings: Settings, run_id: str) -> None:
+    """A run that had nothing to do (see unchanged.py) still appears in pipeline_runs: the
+    published warehouse is copied with the table refreshed, and swapped in like a new one."""
+    layout = settings.layout
+    final = layout.warehouse
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    shutil.copyfile(final, tmp)
+    record = runs.read_run(layout, run_id)
+    record.update(status="success", finished_at=runs.now_utc(), key_version=settings.key_version)
+    with connect(tmp, timezone="UTC") as con:
+        con.execute("delete from pipeline_runs")
+        _insert_runs(con, layout, record)
+        con.execute("checkpoint")
+    replace_atomically(tmp, final)
 
 
 def _write_feed(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:

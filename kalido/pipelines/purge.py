@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from kalido.config import ConfigError, Layout, Settings
 from kalido.db import attach, connect, rebuild_database, replace_atomically, run_sql
-from kalido.pipelines import runs
+from kalido.pipelines import runs, unchanged
 from kalido.pipelines.pseudonymise import assign_pseudonyms
 from kalido.policy import Policy
 from kalido.rewrite import Needles, rewrite_feed_dir, rewrite_file
@@ -415,7 +415,9 @@ def _purge_files(
                 report.add("restricted_logs", files_removed=1)
     if layout.runs.is_dir():
         runs_since = _since(policy, "run_records", "file_time", cutoff).date().isoformat()
-        for path in sorted(layout.runs.glob("*.json")):
+        # Run records, and the fingerprint of the last successful run (see unchanged.py).
+        records = [*sorted(layout.runs.glob("*.json")), layout.runs / unchanged.RECORD]
+        for path in [p for p in records if p.exists()]:
             record = json.loads(path.read_text(encoding="utf-8"))
             if record.get("logical_date", "9999") < runs_since:
                 path.unlink()

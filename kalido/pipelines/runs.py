@@ -60,6 +60,14 @@ def start_run(layout: Layout, run_id: str, logical_date: date) -> None:
         write_run(layout, _new_record(run_id, logical_date))
 
 
+def mark_unchanged(layout: Layout, run_id: str, previous_run_id: str) -> None:
+    """Mark the run as one with nothing to do: its stages are skipped (see unchanged.py)."""
+    with _locked(layout):
+        record = read_run(layout, run_id)
+        record["unchanged_since"] = previous_run_id
+        write_run(layout, record)
+
+
 def record_stage(
     layout: Layout, run_id: str, logical_date: date, stage: str, counts: dict, seconds: float
 ) -> dict:
