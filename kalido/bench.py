@@ -138,7 +138,7 @@ def run_bench(size: str, days: int, root: Path) -> dict:
         stages, rows = {}, None
         for stage in STAGES:
             counts, seconds, peak = measured(_run_stage, stage, day, f"bench__{phase}")
-            rows = counts["rows_read"] if stage == "ingest" else rows
+            rows = counts.get("rows_read", 0) if stage == "ingest" else rows
             stages[stage] = {"seconds": seconds, "peak_mb": peak}
         for numbers in stages.values():
             numbers["rows_per_second"] = rows / numbers["seconds"] if rows else 0

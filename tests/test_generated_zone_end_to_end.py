@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import duckdb
 import pytest
@@ -119,3 +120,16 @@ def test_every_generated_row_is_loaded_quarantined_or_a_duplicate(generated_home
     feed = generated_home / f"exports/email_recommendations/dt={DATE}/recommendations.csv"
     assert feed.exists()
     assert query(warehouse, "select count(*) from product_similarity")[0][0] > 0
+
+
+def test_a_night_without_any_browsing_still_publishes(tmp_path):
+    """A zone with orders, customers and consents but no clickstream at all (say, the first
+    delivery after a tracking outage): recommendations come from orders and category fallbacks."""
+    env = {"KALIDO_HOME": str(tmp_path), "KALIDO_PSEUDONYM_KEY": "k" * 40}
+    kalido("generate", "--days", "1", "--users", "300", "--products", "50", "--out", str(tmp_path))
+    shutil.rmtree(tmp_path / "landing/browsing")
+    kalido("run", "--date", DATE, env=env)
+    warehouse = tmp_path / "warehouse/analytics.duckdb"
+    assert query(warehouse, "select count(*) from views_recent") == [(0,)]
+    assert query(warehouse, "select count(*) from recommendations")[0][0] > 0
+    assert (tmp_path / f"exports/email_recommendations/dt={DATE}/manifest.json").exists()

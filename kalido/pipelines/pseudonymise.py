@@ -158,7 +158,9 @@ def store_browsing(
         record.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(record, directory / MANIFEST)
         files = [str(_partition_file(directory, day)) for day in sorted(signatures)]
-        run_sql(con, "pseudonymise/load_browsing", {"files": files, "cutoff": cutoff})
+        run_sql(con, "pseudonymise/load_browsing")
+        if files:
+            run_sql(con, "pseudonymise/append_browsing", {"files": files, "cutoff": cutoff})
         return con.execute("select count(*) from stg_browsing").fetchone()[0]
 
 
