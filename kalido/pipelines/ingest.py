@@ -213,7 +213,7 @@ def _land(con: duckdb.DuckDBPyConnection, landing_file: LandingFile) -> None:
 def _classify_file(
     con: duckdb.DuckDBPyConnection, landing_file: LandingFile, policy: Policy
 ) -> None:
-    """Fill the temp table `classified`: each row of the file loaded, quarantined or duplicate.
+    """Fill the temp table `classified`: each line of the file loaded, quarantined or duplicate.
 
     Outside any transaction: DuckDB builds temp tables inside one at half the speed, and only
     the writes of load_classified and the ledger need to be atomic."""
@@ -237,12 +237,18 @@ def _classify_file(
 
 
 def _load_classified(
-    con: duckdb.DuckDBPyConnection, spec: SourceSpec, file_id: str, run_id: str
+    con: duckdb.DuckDBPyConnection, landing_file: LandingFile, file_id: str, run_id: str
 ) -> dict[str, int]:
+    spec = landing_file.source
     run_sql(
         con,
         "ingest/load_classified",
-        {"file_id": file_id, "source": spec.name, "run_id": run_id},
+        {
+            "file_id": file_id,
+            "source": spec.name,
+            "run_id": run_id,
+            "partition_date": landing_file.partition_date,
+        },
         identifiers={"raw_table": spec.raw_table},
     )
     row = run_sql(con, "ingest/count_classified").fetchone()
@@ -305,7 +311,7 @@ def ingest(settings: Settings, policy: Policy, logical_date: date, run_id: str) 
             con.begin()
             if not same_content and error is None:
                 try:
-                    counts = _load_classified(con, landing_file.source, file_id, run_id)
+                    counts = _load_classified(con, landing_file, file_id, run_id)
                 except READ_ERRORS as exc:
                     con.rollback()
                     con.begin()
