@@ -102,8 +102,7 @@ def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
             f"since run {record['unchanged_since']}, so every stage was skipped "
             "(--force runs them)"
         )
-        print(f"warehouse:  {layout.warehouse}")
-        print(f"email feed: {layout.email_feed / ('dt=' + record['logical_date'])}")
+        _print_outputs(record, layout)
         return
     ingest, gate, features, publish = (
         stages["ingest"],
@@ -146,6 +145,10 @@ def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
         _print_purge(stages["purge"])
     if "check_requests" in stages or "requests" in record:
         _print_requests(stages.get("check_requests") or record["requests"])
+    _print_outputs(record, layout, quality)
+
+
+def _print_outputs(record: dict, layout: Layout, quality: dict | None = None) -> None:
     print(f"warehouse:  {layout.warehouse}")
     print(f"email feed: {layout.email_feed / ('dt=' + record['logical_date'])}")
     if quality:

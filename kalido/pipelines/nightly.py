@@ -82,7 +82,7 @@ def run_stage(
     if same_as:
         counts = {"skipped": f"nothing changed since run {same_as}"}
         if stage == "publish":
-            republish_run_table(settings, run_id)
+            republish_run_table(settings, run_id, logical_date)
     elif stage in PER_SHARD:
         shard = Shard.parse(shard) if isinstance(shard, str) else shard or Shard()
         counts = STAGES[stage](settings, policy, logical_date, run_id, shard=shard)

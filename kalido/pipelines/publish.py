@@ -92,18 +92,25 @@ def _build_warehouse(settings: Settings, policy: Policy, current_run: dict) -> P
     return final
 
 
-def republish_run_table(settings: Settings, run_id: str) -> None:
+def _succeeded_run(settings: Settings, run_id: str, logical_date: date) -> dict:
+    """This run's record as pipeline_runs shows it once published: successful."""
+    record = runs.read_run(settings.layout, run_id)
+    record.setdefault("run_id", run_id)
+    record.setdefault("logical_date", logical_date.isoformat())
+    record.update(status="success", finished_at=runs.now_utc(), key_version=settings.key_version)
+    return record
+
+
+def republish_run_table(settings: Settings, run_id: str, logical_date: date) -> None:
     """A run that had nothing to do (see unchanged.py) still appears in pipeline_runs: the
     published warehouse is copied with the table refreshed, and swapped in like a new one."""
-    layout = settings.layout
-    final = layout.warehouse
+    final = settings.layout.warehouse
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     shutil.copyfile(final, tmp)
-    record = runs.read_run(layout, run_id)
-    record.update(status="success", finished_at=runs.now_utc(), key_version=settings.key_version)
+    record = _succeeded_run(settings, run_id, logical_date)
     with connect(tmp, timezone="UTC") as con:
         con.execute("delete from pipeline_runs")
-        _insert_runs(con, layout, record)
+        _insert_runs(con, settings.layout, record)
         con.execute("checkpoint")
     replace_atomically(tmp, final)
 
@@ -157,13 +164,9 @@ def _write_feed(settings: Settings, policy: Policy, logical_date: date, run_id: 
 
 def publish(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
     """Write the email feed, then swap in the new warehouse with this run marked successful."""
-    layout = settings.layout
     feed = _write_feed(settings, policy, logical_date, run_id)
-    record = runs.read_run(layout, run_id)
-    record.setdefault("run_id", run_id)
-    record.setdefault("logical_date", logical_date.isoformat())
+    record = _succeeded_run(settings, run_id, logical_date)
     record.setdefault("stages", {})["publish"] = {k: v for k, v in feed.items() if k != "feed_dir"}
-    record.update(status="success", finished_at=runs.now_utc(), key_version=settings.key_version)
     warehouse = _build_warehouse(settings, policy, record)
     log.info("published warehouse %s and feed %s", warehouse, feed["feed_dir"])
     return {**feed, "warehouse": str(warehouse)}
