@@ -18,6 +18,8 @@ import time
 import numpy as np
 
 from kalido import recommender
+from kalido.features import rec_params
+from kalido.policy import load_policy
 
 SEED = 20261124
 
@@ -79,7 +81,7 @@ def run_method(method: str, n_users: int, n_items: int, n_events: int) -> dict:
     base = _rss_mib()
     started = time.perf_counter()
     if method == "kalido":
-        params = recommender.RecParams()
+        params = rec_params(load_policy().profiling)  # what the pipeline runs
         sim = recommender.similarity(events, catalogue, params)
         middle = time.perf_counter()
         recs = recommender.recommend(events, catalogue, sim, params)

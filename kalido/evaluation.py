@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -276,10 +277,15 @@ def sar(split: Split) -> Lists:
 
 def _implicit(model_class) -> Callable[[Split], Lists]:
     def run(split: Split) -> Lists:
+        from implicit.utils import ParameterWarning
+
         ev = split.events
         matrix = _user_item(split, _type_weights(split))
         model = model_class(K=IMPLICIT_NEIGHBOURS, num_threads=0)
-        model.fit(matrix, show_progress=False)
+        with warnings.catch_warnings():
+            # BM25Recommender hands its own COO weighting to the CSR fit (implicit's, not ours).
+            warnings.filterwarnings("ignore", category=ParameterWarning)
+            model.fit(matrix, show_progress=False)
         out_of_stock = np.flatnonzero(~split.catalogue.in_stock)
         depth = K + 1 + int(np.bincount(split.excluded // ev.n_items).max(initial=0))
         ids, scores = model.recommend(

@@ -50,6 +50,8 @@ class RecommenderTuning:
     cart_weight: float
     order_weight: float
     session_window: int
+    cross_session_weight: float
+    two_hop_weight: float
     popularity_exponent: float
     history_items: int
     repeat_weight: float

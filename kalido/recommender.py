@@ -8,6 +8,8 @@ ids), so a rerun gives identical tables.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +33,8 @@ class RecParams:
     cart_weight: float = 3.0
     order_weight: float = 5.0
     session_window: int = 5  # co-views count when at most this many steps apart in a session
+    cross_session_weight: float = 0.0  # the same steps across a person's sessions, weighted
+    two_hop_weight: float = 0.0  # short lists borrow their neighbours' lists, up to this share
     popularity_exponent: float = 0.25  # similar score / popularity^x: popular ones don't swamp
     history_items: int = 20  # strongest recent products of a user that seed candidates
     repeat_weight: float = 0.5  # a product the user viewed, not bought, may come back
@@ -121,11 +125,13 @@ def _top_per_row(rows: np.ndarray, scores: np.ndarray, ties: np.ndarray, k: int)
 
 
 def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) -> Similarity:
-    """Time-decayed co-views within sessions and co-purchases within orders, popularity-normalised.
+    """Time-decayed co-views within sessions (and, weighted less, across a person's sessions)
+    and co-purchases within orders, popularity-normalised.
 
     Each distinct user counts once per pair (with their strongest co-occurrence), and a pair is
-    kept only when at least `min_users` distinct users support it. Never self-similar, only
-    in-stock targets, at most `per_product` per product.
+    kept only when at least `min_users` distinct users support it; short lists then borrow from
+    their neighbours' lists (kept pairs only). Never self-similar, only in-stock targets, at most
+    `per_product` per product.
     """
     n_items, n_users = events.n_items, events.n_users
     if n_items * n_items * max(n_users, 1) >= 2**63:
@@ -135,17 +141,24 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     # A re-view of the same product in a row adds no pair.
     keep = np.r_[True, (group[1:] != group[:-1]) | (item[1:] != item[:-1])][: len(item)]
     item, group, user, weight = item[keep], group[keep], user[keep], weight[keep]
-    keys, pair_weights = [], []
-    for step in range(1, params.session_window + 1):
-        same = group[step:] == group[:-step]
-        a, b = item[:-step][same], item[step:][same]
-        distinct = a != b
-        a, b = a[distinct], b[distinct]
-        u = user[:-step][same][distinct]
-        w = (weight[:-step][same][distinct] + weight[step:][same][distinct]) / (2.0 * step)
-        lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
-        keys.append((lo * n_items + hi) * n_users + u)
-        pair_weights.append(w)
+    shape = (n_items, n_users)
+    keys, pair_weights = _window_pairs(item, group, user, weight, params.session_window, shape)
+    if params.cross_session_weight > 0:
+        # The same person's products in different sessions (days apart, say) are related too,
+        # more weakly: counted by the person, they bring pairs over the k threshold on thin logs.
+        order = np.lexsort((-events.age_days[keep], user))
+        across = _window_pairs(
+            item[order],
+            user[order],
+            user[order],
+            weight[order],
+            params.session_window,
+            shape,
+            skip_same=group[order],
+            scale=params.cross_session_weight,
+        )
+        keys, pair_weights = keys + across[0], pair_weights + across[1]
+        del order, across
     key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
     pair_weight = np.concatenate(pair_weights) if pair_weights else np.zeros(0)
     del keys, pair_weights
@@ -170,6 +183,12 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     src, dst = np.r_[lo, hi], np.r_[hi, lo]
     count = np.r_[total, total]
     del lo, hi, total
+    if params.two_hop_weight > 0:
+        # Neighbours of neighbours: made only of k-supported pairs, so they reveal nobody, and
+        # they lengthen the short lists the threshold leaves on thin logs.
+        hop_src, hop_dst, hop_count = _two_hop(src, dst, count, n_items, params)
+        src, dst, count = np.r_[src, hop_src], np.r_[dst, hop_dst], np.r_[count, hop_count]
+        del hop_src, hop_dst, hop_count
     # Candidates beside the co-occurring products: the category's most popular products, then the
     # most popular overall. Popularity is counted in people, so it never reveals one person's pair.
     stock = np.flatnonzero(catalogue.in_stock & (audience > 0))
@@ -220,6 +239,39 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     return Similarity(
         indptr=indptr, indices=dst.astype(np.int32), scores=score, popularity=audience
     )
+
+
+def _window_pairs(item, group, user, weight, window, shape, skip_same=None, scale=1.0):
+    """Lists of (pair-and-user keys, weights) of the products at most `window` steps apart in a
+    group; with `skip_same`, only the pairs whose two events differ there (another session)."""
+    n_items, n_users = shape
+    keys, weights = [], []
+    for step in range(1, window + 1):
+        same = group[step:] == group[:-step]
+        if skip_same is not None:
+            same &= skip_same[step:] != skip_same[:-step]
+        first = np.flatnonzero(same)
+        first = first[item[first] != item[first + step]]
+        a, b = item[first], item[first + step]
+        lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
+        keys.append((lo * n_items + hi) * n_users + user[first])
+        weights.append((weight[first] + weight[first + step]) * (scale / (2.0 * step)))
+    return keys, weights
+
+
+def _two_hop(src, dst, count, n_items: int, params: RecParams):
+    """(product, product, pseudo-count): where a product's row is short, what its strongest
+    neighbours are seen with, at most `two_hop_weight` times the row's own mass in total."""
+    direct = _csr(src, dst, count, (n_items, n_items))
+    mass = np.asarray(direct.sum(axis=1)).ravel()
+    strongest = _top_k_entries(direct, params.per_product)
+    strongest = sp.diags(1.0 / np.maximum(mass, 1e-12)) @ strongest  # P(neighbour | product)
+    # Only rows shorter than a list get hops: a full row has its own evidence (and the hops of
+    # every row would multiply the pairs by a list's length).
+    short = np.diff(direct.indptr) < params.per_product
+    hops = (sp.diags(np.where(short, params.two_hop_weight * mass, 0.0)) @ strongest) @ strongest
+    hops = hops.tocoo()
+    return hops.row.astype(np.int32), hops.col.astype(np.int32), hops.data
 
 
 def _audience(events: Interactions, params: RecParams) -> np.ndarray:
@@ -407,21 +459,17 @@ def recommend(
     cat_total = np.bincount(cat_of[stock], weights=popularity[stock], minlength=n_cats)
     share = popularity / np.maximum(cat_total[cat_of], 1e-300)
     fallback = Fallback(popularity, global_top, in_cat_top, cat_lists, cat_of, share)
-    chunk = USER_CHUNK
-    parts = [
-        _recommend_chunk(
-            slice(first, min(first + chunk, n_users)),
-            seeds,
-            repeat,
-            similar,
-            excluded,
-            profile,
-            cat_of,
-            fallback,
-            params,
+
+    def score(first: int):
+        users = slice(first, min(first + USER_CHUNK, n_users))
+        return _recommend_chunk(
+            users, seeds, repeat, similar, excluded, profile, cat_of, fallback, params
         )
-        for first in range(0, n_users, chunk)
-    ]
+
+    # Slices of users on every core: numpy and scipy's sparse kernels release the GIL. The
+    # slices come back in order, so the result does not depend on the threads.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        parts = list(pool.map(score, range(0, n_users, USER_CHUNK)))
     u, i, s, rank, r = (np.concatenate(columns) for columns in zip(*parts, strict=True))
     return Recommendations(
         user=u.astype(np.int32),

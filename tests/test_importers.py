@@ -6,8 +6,10 @@ import csv
 import json
 from datetime import date
 
+import pyarrow.csv as pcsv
 import pytest
 
+from kalido import synthetic_retailrocket
 from kalido.importers import ImportFormatError, detect_format
 from kalido.pipelines.nightly import run_nightly
 from tests.conftest import kalido, query
@@ -85,6 +87,22 @@ def test_retailrocket_log_becomes_a_landing_zone_with_sessions_orders_and_consen
     products = read_csvs(landing / "products")
     assert sorted(p["product_id"] for p in products) == ["100", "101", "102", "103"]
     assert {(p["in_stock"], p["category_path"]) for p in products} == {("true", "Imported")}
+
+
+def test_the_retailrocket_scale_log_is_what_the_importer_reads(tmp_path):
+    # `python -m kalido.synthetic_retailrocket` (the README's evaluation at RetailRocket scale),
+    # here small: RetailRocket's columns, a few add-to-carts, a third of them bought.
+    table = synthetic_retailrocket.generate(visitors=2_000, products=300, groups=10)
+    source = tmp_path / "events.csv"
+    pcsv.write_csv(table, source, pcsv.WriteOptions(quoting_style="none"))
+    out = tmp_path / "zone"
+    result = kalido("import-events", str(source), "--out", str(out))
+    assert f"imported retailrocket: rows read {table.num_rows}, skipped 0" in result.stdout
+    kinds = table.column("event").value_counts().to_pylist()
+    counts = {k["values"]: k["counts"] for k in kinds}
+    assert counts["view"] > 30 * counts["addtocart"] > 0 and counts["transaction"] > 0
+    assert table.column("transactionid").null_count == table.num_rows - counts["transaction"]
+    assert len(read_csvs(out / "landing" / "orders")) == counts["transaction"]
 
 
 def test_the_imported_zone_runs_through_the_pipeline(tmp_path, home, monkeypatch):

@@ -85,6 +85,31 @@ def test_never_self_similar_and_only_in_stock_targets():
     assert (2, 0) in found  # an out-of-stock product still has similar products
 
 
+def test_a_persons_products_in_other_sessions_count_by_person_and_only_with_a_weight():
+    # Pair (0, 1): 5 users, each viewing 0 and 1 in two sessions. Pair (2, 3): 4 users so.
+    users = [[(0, 1)] for _ in range(5)] + [[(2, 3)] for _ in range(4)]
+    apart = co_views_apart(users, 4)
+    # Without the weight, as if never seen together (see the k test above).
+    within_only = rec.similarity(apart, catalogue(4), rec.RecParams())
+    across = rec.similarity(apart, catalogue(4), rec.RecParams(cross_session_weight=0.5))
+    assert row_of(across, 0) != row_of(within_only, 0) and row_of(across, 0)[0][0] == 1
+    assert row_of(across, 2) == row_of(within_only, 2)  # 4 people stay below k = 5
+
+
+def test_a_short_list_borrows_its_neighbours_lists_built_from_k_supported_pairs_only():
+    # 0-1 and 1-2 have 6 users each; 0 and 2 are never seen together. 3-4: 4 users (below k).
+    users = [[(0, 1)] for _ in range(6)] + [[(1, 2)] for _ in range(6)]
+    users += [[(3, 4)] for _ in range(4)] + [[(5, 6)] for _ in range(8)]
+    views = co_views(users, 7)
+    plain = rec.similarity(views, catalogue(7), rec.RecParams())
+    hops = rec.similarity(views, catalogue(7), rec.RecParams(two_hop_weight=0.5))
+    # Without hops, 2 is at the bottom of 0's list (popularity fill); with them, second.
+    assert row_of(plain, 0)[0][0] == 1 and row_of(hops, 0)[0][:2] == [1, 2]
+    assert row_of(plain, 0)[0].index(2) > 1
+    # 3's only pair is below k: nothing to borrow, its list is the popularity fill as before.
+    assert row_of(hops, 3) == row_of(plain, 3)
+
+
 def test_scores_are_normalised_against_popularity():
     # 1 is co-viewed with 0 by 6 users; 2 (viewed by everybody) by 8 users out of its 30.
     users = [[(0, 1)] for _ in range(6)] + [[(0, 2)] for _ in range(8)]
@@ -195,9 +220,11 @@ def test_recommending_leaves_the_ranked_similar_lists_as_they_were():
     assert dst[(src == 0) & (rank == 1)].tolist() == [3]  # the strongest first, not by id
 
 
-def test_a_users_list_depends_only_on_their_history_and_the_similarity():
+def test_a_users_list_depends_only_on_their_history_and_the_similarity(monkeypatch):
     # Lists are computed per shard of users: the same user, alone or among others, gets the
     # same products, scores and reasons (popularity comes from the similarity, not the shard).
+    # Slices of 4 users: "everyone" is scored by several threads.
+    monkeypatch.setattr(rec, "USER_CHUNK", 4)
     cats = [0] * 10 + [1] * 10
     rows, group = [], 0
     for u in range(12):
@@ -206,7 +233,7 @@ def test_a_users_list_depends_only_on_their_history_and_the_similarity():
             rows += [(u, a, 1.0 + u, rec.VIEW, group), (u, (a + 7) % 20, 2.0, rec.VIEW, group)]
     rows.append((12, 4, 3.0, rec.ORDER, 999))
     events = interactions(rows, 13, 20)
-    params = rec.RecParams(min_users=2, per_user=16)
+    params = rec.RecParams(min_users=2, per_user=16, cross_session_weight=0.5, two_hop_weight=0.5)
     cat = catalogue(20, cats, out_of_stock=[5])
     sim = rec.similarity(events, cat, params)
     everyone = rec.recommend(events, cat, sim, params)
