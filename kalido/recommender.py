@@ -159,24 +159,26 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
         )
         keys, pair_weights = keys + across[0], pair_weights + across[1]
         del order, across
-    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-    pair_weight = np.concatenate(pair_weights) if pair_weights else np.zeros(0)
-    del keys, pair_weights
-    # The reductions below do not depend on the order of equal keys: no stable sort needed.
-    order = np.argsort(key)
-    key, pair_weight = key[order], pair_weight[order]
-    del order
-    # One contribution per (pair, user): their strongest co-occurrence.
-    starts = _run_starts(key)
-    user_weight = np.maximum.reduceat(pair_weight, starts) if len(starts) else pair_weight
-    pair = key[starts] // n_users
-    del key, pair_weight
-    pair_starts = _run_starts(pair)
-    supporters = np.diff(np.r_[pair_starts, len(pair)])
-    total = np.add.reduceat(user_weight, pair_starts) if len(pair_starts) else user_weight
-    pair = pair[pair_starts]
-    supported = supporters >= params.min_users
-    pair, total = pair[supported], total[supported]
+    # Pair keys below and above a pivot are disjoint sets of pairs: two halves, reduced on two
+    # cores (numpy's sorts release the GIL) and joined in key order, give the one-pass result.
+    sample = np.concatenate([k[::101] for k in keys]) if keys else np.zeros(0, np.int64)
+    pivot = np.partition(sample, len(sample) // 2)[len(sample) // 2] if len(sample) else 0
+    del sample
+    halves = (([], []), ([], []))
+    while keys:  # piece by piece, so that only one piece is held twice
+        key, pair_weight = keys.pop(), pair_weights.pop()
+        below = key < pivot
+        for half, mask in zip(halves, (below, ~below), strict=True):
+            half[0].append(key[mask])
+            half[1].append(pair_weight[mask])
+        del key, pair_weight, below
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = list(
+            pool.map(lambda half: _supported_pairs(*half, n_users, params.min_users), halves)
+        )
+    del halves
+    pair, total = np.concatenate([p for p, _ in parts]), np.concatenate([t for _, t in parts])
+    del parts
     lo, hi = (pair // n_items).astype(np.int32), (pair % n_items).astype(np.int32)
     del pair
     audience = _audience(events, params)
@@ -239,6 +241,28 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     return Similarity(
         indptr=indptr, indices=dst.astype(np.int32), scores=score, popularity=audience
     )
+
+
+def _supported_pairs(keys, pair_weights, n_users: int, min_users: int):
+    """(pair key, summed weight) of the pairs at least `min_users` distinct users support, in
+    key order; each user counts once per pair, with their strongest co-occurrence."""
+    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    pair_weight = np.concatenate(pair_weights) if pair_weights else np.zeros(0)
+    keys.clear()
+    pair_weights.clear()
+    # The reductions below do not depend on the order of equal keys: no stable sort needed.
+    order = np.argsort(key)
+    key, pair_weight = key[order], pair_weight[order]
+    del order
+    starts = _run_starts(key)
+    user_weight = np.maximum.reduceat(pair_weight, starts) if len(starts) else pair_weight
+    pair = key[starts] // n_users
+    del key, pair_weight
+    pair_starts = _run_starts(pair)
+    supporters = np.diff(np.r_[pair_starts, len(pair)])
+    total = np.add.reduceat(user_weight, pair_starts) if len(pair_starts) else user_weight
+    supported = supporters >= min_users
+    return pair[pair_starts][supported], total[supported]
 
 
 def _window_pairs(item, group, user, weight, window, shape, skip_same=None, scale=1.0):
