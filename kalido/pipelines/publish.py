@@ -73,11 +73,16 @@ def _insert_runs(con, layout: Layout, current_run: dict) -> None:
     )
 
 
+def _draft(final: Path) -> Path:
+    """The hidden file a new warehouse is written to before it is swapped in whole."""
+    return final.with_name(f".{final.name}.{os.getpid()}.tmp")
+
+
 def _build_warehouse(settings: Settings, policy: Policy, current_run: dict) -> Path:
     layout = settings.layout
     final = layout.warehouse
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    tmp = _draft(final)
     tmp.unlink(missing_ok=True)
     with connect(tmp, timezone="UTC") as con:
         attach_work(con, layout)
@@ -105,7 +110,7 @@ def republish_run_table(settings: Settings, run_id: str, logical_date: date) -> 
     """A run that had nothing to do (see unchanged.py) still appears in pipeline_runs: the
     published warehouse is copied with the table refreshed, and swapped in like a new one."""
     final = settings.layout.warehouse
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    tmp = _draft(final)
     shutil.copyfile(final, tmp)
     record = _succeeded_run(settings, run_id, logical_date)
     with connect(tmp, timezone="UTC") as con:
