@@ -79,7 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         choices=("auto", "retailrocket", "rees46", "diginetica", "uci", "sequences"),
         help="default: recognised from the header",
     )
-    imp.add_argument("--categories", type=Path, help="item;category map (e.g. DIGINETICA)")
+    imp.add_argument(
+        "--categories",
+        type=Path,
+        nargs="+",
+        help="item;category map (e.g. DIGINETICA), or RetailRocket's item_properties files",
+    )
     imp.add_argument("--start-date", type=_date, default=date(2016, 1, 1), help="sequences only")
     imp.add_argument("--days", type=_positive, default=90, help="sequences only: days spanned")
 

@@ -23,6 +23,8 @@ SIGNATURES = {
     "uci": {"invoiceno", "stockcode", "quantity", "invoicedate", "customerid"},
 }
 FORMATS = (*SIGNATURES, "sequences")
+# RetailRocket's item_properties files; any other --categories file is a two-column item map.
+RETAILROCKET_PROPERTIES = {"timestamp", "itemid", "property", "value"}
 # (source, table, file name, format); every contract column in contract order.
 OUTPUTS = (
     ("customers", "land_customers", "customers.csv", "csv"),
@@ -48,12 +50,16 @@ class ImportSummary:
     last_day: date | None
 
 
-def detect_format(path: Path) -> str:
-    """The format of an events file, recognised from its header line."""
+def _header(path: Path) -> tuple[str, set[str]]:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rb") as handle:
         first = handle.readline().decode("utf-8-sig").strip().lower()
-    columns = {c.strip().strip('"') for c in re.split(r"[,;]", first)}
+    return first, {c.strip().strip('"') for c in re.split(r"[,;]", first)}
+
+
+def detect_format(path: Path) -> str:
+    """The format of an events file, recognised from its header line."""
+    first, columns = _header(path)
     for name, signature in SIGNATURES.items():
         if signature <= columns:
             return name
@@ -70,7 +76,7 @@ def import_events(
     path: Path,
     out: Path,
     fmt: str = "auto",
-    categories: Path | None = None,
+    categories: list[Path] | None = None,
     timezone: str = "Europe/Paris",
     start: date = date(2016, 1, 1),
     days: int = 90,
@@ -82,8 +88,13 @@ def import_events(
     landing = out / "landing"
     with connect(":memory:", timezone="UTC") as con:
         run_sql(con, f"importers/{fmt}", {"path": str(path), "start": start, "days": days})
-        if categories is not None:
-            run_sql(con, "importers/categories", {"path": str(categories)})
+        if categories:
+            properties = RETAILROCKET_PROPERTIES.issubset(_header(categories[0])[1])
+            run_sql(
+                con,
+                "importers/retailrocket_properties" if properties else "importers/categories",
+                {"path": [str(c) for c in categories]},
+            )
         else:
             con.execute(
                 "create temp table imp_categories (product_id varchar, category_path varchar)"

@@ -1,11 +1,15 @@
 """A RetailRocket-scale event log for `kalido evaluate`: `python -m kalido.synthetic_retailrocket
---out events.csv` (RetailRocket's columns and sparsity; the real log is not redistributed here).
+--out events.csv [--item-properties item_properties.csv]` (RetailRocket's columns and sparsity;
+the real log is not redistributed here).
 
 About 4M events of 1.4M visitors on 235k products over 2015-05-03..2015-09-18, as in the public
 log: most visitors come once or twice, a few a lot; products have power-law popularity and
 belong to hidden groups of related products (a visitor keeps to one group three times in four,
 within a visit and across visits days apart); 2.5 % of events are add-to-carts, a third of them
-bought. Fixed seed: the same file every time.
+bought. The item properties, as RetailRocket's, hold weekly snapshots of `categoryid` and
+`available`: about 1,200 categories, each holding a few hidden groups; 5 % of products sit in an
+unrelated category, 3 % have none and 2 % move to another category later. Fixed seeds: the same
+files every time (the events do not depend on whether the properties are written).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import pyarrow.csv as pcsv
 
 SEED = 7
 START_MS, END_MS = 1430611200000, 1442534400000  # 2015-05-03 .. 2015-09-18 UTC
+
+WEEK_MS = 7 * 86_400_000
 
 
 def generate(visitors: int = 1_400_000, products: int = 235_000, groups: int = 4_000) -> pa.Table:
@@ -66,13 +72,48 @@ def generate(visitors: int = 1_400_000, products: int = 235_000, groups: int = 4
     )
 
 
+def item_properties(
+    products: int = 235_000, groups: int = 4_000, categories: int = 1_200
+) -> pa.Table:
+    """The properties of generate()'s products (same sizes give the same hidden groups)."""
+    group_of = np.random.default_rng(SEED).integers(0, groups, products)
+    rng = np.random.default_rng(SEED + 1)
+    category = rng.integers(0, categories, groups)[group_of]
+    unrelated = rng.random(products) < 0.05
+    category[unrelated] = rng.integers(0, categories, int(unrelated.sum()))
+    item = np.flatnonzero(rng.random(products) >= 0.03)
+    first_seen = START_MS + rng.integers(0, 4, len(item)) * WEEK_MS
+    moved = rng.random(len(item)) < 0.02
+    later = first_seen[moved] + rng.integers(1, 10, int(moved.sum())) * WEEK_MS
+    available = rng.integers(0, 2, len(item))
+    timestamp = np.r_[first_seen, later, first_seen]
+    itemid = np.r_[item, item[moved], item]
+    value = np.r_[category[item], rng.integers(0, categories, int(moved.sum())), available]
+    prop = np.r_[np.zeros(len(item) + int(moved.sum()), np.int8), np.ones(len(item), np.int8)]
+    order = np.lexsort((prop, itemid, timestamp))
+    return pa.table(
+        {
+            "timestamp": timestamp[order],
+            "itemid": itemid[order],
+            "property": pa.array(np.array(["categoryid", "available"])[prop[order]]),
+            "value": value[order],
+        }
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kalido.synthetic_retailrocket")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="the events file")
+    parser.add_argument("--item-properties", type=Path, help="also write the item properties")
     args = parser.parse_args(argv)
+    options = pcsv.WriteOptions(quoting_style="none")
     table = generate()
-    pcsv.write_csv(table, args.out, pcsv.WriteOptions(quoting_style="none"))
+    pcsv.write_csv(table, args.out, options)
     print(f"wrote {table.num_rows} events to {args.out}")
+    if args.item_properties is not None:
+        properties = item_properties()
+        pcsv.write_csv(properties, args.item_properties, options)
+        print(f"wrote {properties.num_rows} item properties to {args.item_properties}")
     return 0
 
 

@@ -91,18 +91,28 @@ def test_retailrocket_log_becomes_a_landing_zone_with_sessions_orders_and_consen
 
 def test_the_retailrocket_scale_log_is_what_the_importer_reads(tmp_path):
     # `python -m kalido.synthetic_retailrocket` (the README's evaluation at RetailRocket scale),
-    # here small: RetailRocket's columns, a few add-to-carts, a third of them bought.
+    # here small: RetailRocket's columns, a few add-to-carts, a third of them bought; the item
+    # properties put 97 % of the products in one of the categories.
     table = synthetic_retailrocket.generate(visitors=2_000, products=300, groups=10)
     source = tmp_path / "events.csv"
     pcsv.write_csv(table, source, pcsv.WriteOptions(quoting_style="none"))
+    properties = tmp_path / "item_properties.csv"
+    pcsv.write_csv(
+        synthetic_retailrocket.item_properties(products=300, groups=10, categories=4), properties
+    )
     out = tmp_path / "zone"
-    result = kalido("import-events", str(source), "--out", str(out))
+    result = kalido(
+        "import-events", str(source), "--out", str(out), "--categories", str(properties)
+    )
     assert f"imported retailrocket: rows read {table.num_rows}, skipped 0" in result.stdout
     kinds = table.column("event").value_counts().to_pylist()
     counts = {k["values"]: k["counts"] for k in kinds}
     assert counts["view"] > 30 * counts["addtocart"] > 0 and counts["transaction"] > 0
     assert table.column("transactionid").null_count == table.num_rows - counts["transaction"]
     assert len(read_csvs(out / "landing" / "orders")) == counts["transaction"]
+    paths = [p["category_path"] for p in read_csvs(out / "landing" / "products")]
+    assert {f"Category {c}" for c in range(4)} <= set(paths)
+    assert 0 < paths.count("Imported") < 0.1 * len(paths)
 
 
 def test_the_imported_zone_runs_through_the_pipeline(tmp_path, home, monkeypatch):
@@ -237,6 +247,35 @@ def test_diginetica_purchases_use_the_category_map_and_sessions_for_anonymous_bu
     assert sorted(o["customer_id"] for o in orders) == ["v18278", "vs151"]
     paths = {p["product_id"]: p["category_path"] for p in read_csvs(out / "landing/products")}
     assert paths == {"25911": "Category 1096", "175874": "Imported"}
+
+
+def test_retailrocket_item_properties_give_each_product_its_first_known_category(tmp_path):
+    source = write_csv(tmp_path / "events.csv", RETAILROCKET)
+    # Split in two files as RetailRocket ships them; 101 is re-categorised after its first
+    # snapshot (the first category counts); 102 only has other properties; 103 has none.
+    part1 = write_csv(
+        tmp_path / "item_properties_part1.csv",
+        [
+            ("timestamp", "itemid", "property", "value"),
+            (T0 + 7 * 24 * 60 * MINUTE, 101, "categoryid", 55),
+            (T0, 100, "categoryid", 1338),
+            (T0, 100, "available", 1),
+            (T0, 102, "888", "1116713 960601 n277.200"),
+        ],
+    )
+    part2 = write_csv(
+        tmp_path / "item_properties_part2.csv",
+        [("timestamp", "itemid", "property", "value"), (T0, 101, "categoryid", 42)],
+    )
+    out = tmp_path / "zone"
+    kalido("import-events", str(source), "--out", str(out), "--categories", str(part1), str(part2))
+    paths = {p["product_id"]: p["category_path"] for p in read_csvs(out / "landing/products")}
+    assert paths == {
+        "100": "Category 1338",
+        "101": "Category 42",
+        "102": "Imported",
+        "103": "Imported",
+    }
 
 
 def test_sequences_become_one_visitor_per_session_in_file_order(tmp_path):
