@@ -17,6 +17,7 @@ import pyarrow as pa
 from kalido import recommender
 from kalido.config import Settings
 from kalido.db import connect, run_sql
+from kalido.pipelines.pseudonymise import open_staged_browsing
 from kalido.policy import Policy, Profiling
 from kalido.shards import (
     COUNT_TABLE,
@@ -150,6 +151,7 @@ def build_similarity(
         run_sql(con, "features/similarity_outputs")
         con.unregister("sim_codes")
         con.unregister("popularity_codes")
+        open_staged_browsing(con, layout, logical_date, cutoff)
         for feature in SQL_AFTER:
             run_sql(con, f"features/{feature}", {"timezone": policy.business_timezone})
         con.execute(f"create or replace table {COUNT_TABLE} as select $n as shards", {"n": shards})

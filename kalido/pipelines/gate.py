@@ -7,6 +7,7 @@ from datetime import date
 
 from kalido.config import Settings
 from kalido.db import run_sql
+from kalido.pipelines.pseudonymise import open_staged_browsing
 from kalido.policy import Policy
 from kalido.shards import ONE_SHARD, Shard, open_shard
 from kalido.timewindow import day_end_utc
@@ -23,13 +24,15 @@ def gate(
         path = shard.path(settings.layout)
         path.unlink(missing_ok=True)
         path.with_name(path.name + ".wal").unlink(missing_ok=True)
+    cutoff = day_end_utc(logical_date, policy.business_timezone)
     with open_shard(settings.layout, shard, policy.business_timezone) as con:
+        open_staged_browsing(con, settings.layout, logical_date, cutoff)
         run_sql(
             con,
             "gate/build_gates",
             {
                 **shard.params,
-                "cutoff": day_end_utc(logical_date, policy.business_timezone),
+                "cutoff": cutoff,
                 "profiling_purpose": policy.profiling.purpose,
                 "feed_purposes": list(policy.email_feed.required_purposes),
                 "active_within_years": policy.email_feed.active_within_years,

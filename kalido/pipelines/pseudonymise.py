@@ -10,6 +10,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from kalido.config import ConfigError, Layout, Settings
@@ -21,6 +22,7 @@ from kalido.timewindow import day_end_utc
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"  # landing date -> the digests its Parquet file was written from
+SCHEMA_FILE = "schema.parquet"  # no rows: stg_browsing's columns when there is no partition
 
 
 def check_key(settings: Settings) -> None:
@@ -130,8 +132,8 @@ def store_browsing(
     logical_date: date,
     cutoff,
 ) -> int:
-    """Write the changed partitions, filter the shrunk ones, drop the ones raw no longer has,
-    load stg_browsing.
+    """Write the changed partitions, filter the shrunk ones, drop the ones raw no longer has;
+    returns stg_browsing's row count.
 
     Runs in a fresh process (never read an identifier), so the Parquet files hold values only.
     """
@@ -149,7 +151,9 @@ def store_browsing(
             params = {"partition_date": date.fromisoformat(day), "file": str(target)}
             _write_partition(con, target, "pseudonymise/browsing_partition_filtered", params)
             manifest[day] = signatures[day]
+        _write_partition(con, directory / SCHEMA_FILE, "pseudonymise/browsing_schema", {})
         con.execute("drop table if exists stg_browsing_surviving")
+        con.execute("drop table stg_browsing_changed")
         for day in [d for d in manifest if d <= logical_date.isoformat() and d not in signatures]:
             shutil.rmtree(_partition_file(directory, day).parent, ignore_errors=True)
             del manifest[day]
@@ -157,11 +161,27 @@ def store_browsing(
         record = directory / f".{MANIFEST}.{os.getpid()}"
         record.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(record, directory / MANIFEST)
-        files = [str(_partition_file(directory, day)) for day in sorted(signatures)]
-        run_sql(con, "pseudonymise/load_browsing")
-        if files:
-            run_sql(con, "pseudonymise/append_browsing", {"files": files, "cutoff": cutoff})
+        open_staged_browsing(con, layout, logical_date, cutoff)
         return con.execute("select count(*) from stg_browsing").fetchone()[0]
+
+
+def open_staged_browsing(
+    con: duckdb.DuckDBPyConnection, layout: Layout, logical_date: date, cutoff
+) -> None:
+    """Make stg_browsing (pseudonymised browsing up to the logical date) readable on `con`:
+    a temporary view over the partitions the last pseudonymise of that date recorded."""
+    directory = layout.browsing_partitions
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(
+            f"no readable browsing partition manifest in {directory} (run pseudonymise first)"
+        ) from exc
+    days = sorted(day for day in manifest if day <= logical_date.isoformat())
+    # The empty file last: DuckDB estimates a file list's rows from its first file, and an
+    # estimate of 0 makes the joins build their hash tables on the browsing side.
+    files = [_partition_file(directory, day) for day in days] + [directory / SCHEMA_FILE]
+    run_sql(con, "pseudonymise/browsing_view", {"files": [str(f) for f in files], "cutoff": cutoff})
 
 
 def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:

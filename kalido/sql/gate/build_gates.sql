@@ -43,15 +43,16 @@ group by cookie_pid
 having count(distinct customer_pid) = 1
     and min(customer_pid) >= $shard_from and min(customer_pid) < $shard_to;
 
-create or replace table gate_attributed_events as
-select
-    b.*,
-    coalesce(b.customer_pid, l.customer_pid) as user_pid
+-- Each person's last visit, their linked cookies' events included. Only this aggregate is kept:
+-- the events themselves are read again for gated_events, never copied whole.
+create or replace temp table gate_last_visits as
+select coalesce(b.customer_pid, l.customer_pid) as user_pid, max(b.event_time) as last_visit_at
 from stg_browsing as b
 -- An equi-join only: an extra condition in ON turns it into a nested-loop join.
 left join gate_cookie_links as l on l.cookie_pid = b.cookie_pid
 where coalesce(b.customer_pid, l.customer_pid) >= $shard_from
-    and coalesce(b.customer_pid, l.customer_pid) < $shard_to;
+    and coalesce(b.customer_pid, l.customer_pid) < $shard_to
+group by all;
 
 create or replace table gate_customers as
 with consent as (
@@ -64,11 +65,6 @@ with consent as (
     from gate_consent_state
     where subject_type = 'customer'
     group by subject_pid
-),
-activity as (
-    select user_pid, max(event_time) as last_visit_at
-    from gate_attributed_events
-    group by user_pid
 ),
 purchases as (
     select customer_pid as user_pid, max(ordered_at) as last_order_at
@@ -91,7 +87,7 @@ flags as (
     from stg_customers as c
     left join consent on consent.user_pid = c.user_pid
     left join gate_request_flags as r on r.customer_pid = c.user_pid
-    left join activity as a on a.user_pid = c.user_pid
+    left join gate_last_visits as a on a.user_pid = c.user_pid
     left join purchases as p on p.user_pid = c.user_pid
     where c.user_pid >= $shard_from and c.user_pid < $shard_to
 )
@@ -118,13 +114,16 @@ select subject_pid as cookie_pid
 from gate_consent_latest
 where subject_type = 'cookie' and purpose = $profiling_purpose and status = 'withdrawn';
 
+-- gate_customers holds this shard's people only, so the join also keeps the shard's events.
 create or replace table gated_events as
-select e.*
-from gate_attributed_events as e
-inner join gate_customers as g on g.user_pid = e.user_pid and g.may_profile
-anti join gate_withdrawn_cookies_all as w on w.cookie_pid = e.cookie_pid
-where e.event_time >= $cutoff - to_years($history_years)
-order by e.user_pid, e.event_time, e.event_id;
+select b.*, coalesce(b.customer_pid, l.customer_pid) as user_pid
+from stg_browsing as b
+left join gate_cookie_links as l on l.cookie_pid = b.cookie_pid
+inner join gate_customers as g
+    on g.user_pid = coalesce(b.customer_pid, l.customer_pid) and g.may_profile
+anti join gate_withdrawn_cookies_all as w on w.cookie_pid = b.cookie_pid
+where b.event_time >= $cutoff - to_years($history_years)
+order by user_pid, b.event_time, b.event_id;
 
 create or replace table gated_orders as
 select o.*, o.customer_pid as user_pid
