@@ -43,16 +43,21 @@ group by cookie_pid
 having count(distinct customer_pid) = 1
     and min(customer_pid) >= $shard_from and min(customer_pid) < $shard_to;
 
--- Each person's last visit, their linked cookies' events included. Only this aggregate is kept:
--- the events themselves are read again for gated_events, never copied whole.
-create or replace temp table gate_last_visits as
-select coalesce(b.customer_pid, l.customer_pid) as user_pid, max(b.event_time) as last_visit_at
+-- Every event with the person it counts for (a linked cookie's events count for its customer).
+-- A view: the events are read, never copied whole, for the last visits and for gated_events.
+create or replace temp view gate_attributed_events as
+select
+    b.*,
+    coalesce(b.customer_pid, l.customer_pid) as user_pid
 from stg_browsing as b
 -- An equi-join only: an extra condition in ON turns it into a nested-loop join.
-left join gate_cookie_links as l on l.cookie_pid = b.cookie_pid
-where coalesce(b.customer_pid, l.customer_pid) >= $shard_from
-    and coalesce(b.customer_pid, l.customer_pid) < $shard_to
-group by all;
+left join gate_cookie_links as l on l.cookie_pid = b.cookie_pid;
+
+create or replace temp table gate_last_visits as
+select user_pid, max(event_time) as last_visit_at
+from gate_attributed_events
+where user_pid >= $shard_from and user_pid < $shard_to
+group by user_pid;
 
 create or replace table gate_customers as
 with consent as (
@@ -116,14 +121,12 @@ where subject_type = 'cookie' and purpose = $profiling_purpose and status = 'wit
 
 -- gate_customers holds this shard's people only, so the join also keeps the shard's events.
 create or replace table gated_events as
-select b.*, coalesce(b.customer_pid, l.customer_pid) as user_pid
-from stg_browsing as b
-left join gate_cookie_links as l on l.cookie_pid = b.cookie_pid
-inner join gate_customers as g
-    on g.user_pid = coalesce(b.customer_pid, l.customer_pid) and g.may_profile
-anti join gate_withdrawn_cookies_all as w on w.cookie_pid = b.cookie_pid
-where b.event_time >= $cutoff - to_years($history_years)
-order by user_pid, b.event_time, b.event_id;
+select e.*
+from gate_attributed_events as e
+inner join gate_customers as g on g.user_pid = e.user_pid and g.may_profile
+anti join gate_withdrawn_cookies_all as w on w.cookie_pid = e.cookie_pid
+where e.event_time >= $cutoff - to_years($history_years)
+order by e.user_pid, e.event_time, e.event_id;
 
 create or replace table gated_orders as
 select o.*, o.customer_pid as user_pid
