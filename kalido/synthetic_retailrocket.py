@@ -24,13 +24,18 @@ import pyarrow.csv as pcsv
 
 SEED = 7
 START_MS, END_MS = 1430611200000, 1442534400000  # 2015-05-03 .. 2015-09-18 UTC
-
 WEEK_MS = 7 * 86_400_000
+
+
+def _hidden_groups(rng: np.random.Generator, products: int, groups: int) -> np.ndarray:
+    """Each product's hidden group: the first draw of the events' generator, so that
+    item_properties() finds the same groups from the same seed."""
+    return rng.integers(0, groups, products)
 
 
 def generate(visitors: int = 1_400_000, products: int = 235_000, groups: int = 4_000) -> pa.Table:
     rng = np.random.default_rng(SEED)
-    group_of = rng.integers(0, groups, products)
+    group_of = _hidden_groups(rng, products, groups)
     popularity = np.minimum(rng.zipf(1.6, products).astype(float), 5000)
     by_group = np.argsort(group_of, kind="stable")
     first = np.searchsorted(group_of[by_group], np.arange(groups))
@@ -76,7 +81,7 @@ def item_properties(
     products: int = 235_000, groups: int = 4_000, categories: int = 1_200
 ) -> pa.Table:
     """The properties of generate()'s products (same sizes give the same hidden groups)."""
-    group_of = np.random.default_rng(SEED).integers(0, groups, products)
+    group_of = _hidden_groups(np.random.default_rng(SEED), products, groups)
     rng = np.random.default_rng(SEED + 1)
     category = rng.integers(0, categories, groups)[group_of]
     unrelated = rng.random(products) < 0.05
