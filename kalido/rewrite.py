@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -87,26 +88,17 @@ class Rewrite:
     size_bytes: int
 
 
-def _filter_jsonl(lines: Iterable[str], write, fields: dict[str, str], needles: Needles):
-    """Write the lines that name no needle; returns (rows removed, rows kept)."""
-    removed = kept = 0
-    for line in lines:
-        if needles.anywhere(line):  # cheap pre-filter: most lines mention nobody
-            try:
-                row = json.loads(line)
-            except ValueError:
-                row = None
-            hit = (
-                any(needles.matches(domain, row.get(name)) for name, domain in fields.items())
-                if isinstance(row, dict)
-                else True  # an unparseable line that holds the identifier goes too
-            )
-            if hit:
-                removed += 1
-                continue
-        write(line)
-        kept += bool(line.strip())
-    return removed, kept
+def _names_a_needle(line: str, fields: dict[str, str], needles: Needles) -> bool:
+    """Whether an erasure removes this line of a JSON Lines file: a JSON object whose identifier
+    fields name a needle (as ingest reads them: trimmed, any case), or any other line that holds
+    a needle (a quarantined line goes with its person)."""
+    try:
+        row = json.loads(line.removeprefix("\ufeff"))  # ingest reads past a byte order mark
+    except ValueError:
+        return needles.anywhere(line)
+    if isinstance(row, dict):
+        return any(needles.matches(domain, row.get(name)) for name, domain in fields.items())
+    return needles.anywhere(line)
 
 
 def _filter_csv(lines: Iterable[str], write, fields: dict[str, str], needles: Needles):
@@ -167,12 +159,11 @@ def _text(path: Path, mode: str, gz: bool):
         yield handle
 
 
-def _rewrite_text(path: Path, jsonl: bool, fields: dict[str, str], needles: Needles) -> Rewrite:
+def _rewrite_csv(path: Path, fields: dict[str, str], needles: Needles) -> Rewrite:
     gz = path.name.lower().endswith(".gz")
     tmp = _beside(path)
     with _text(path, "r", gz) as src, _text(tmp, "w", gz) as dst:
-        keep = _filter_jsonl if jsonl else _filter_csv
-        removed, kept = keep(src, dst.write, fields, needles)
+        removed, kept = _filter_csv(src, dst.write, fields, needles)
     return _swap_in(path, tmp, removed, kept > 0)
 
 
@@ -190,61 +181,73 @@ def _swap_in(path: Path, tmp: Path, removed: int, keep_file: bool) -> Rewrite:
     return Rewrite(removed, unchanged.sha256, unchanged.size_bytes)
 
 
-def _jsonl_hits(con, path: Path, fields: dict[str, str], needles: Needles) -> dict | None:
-    """The lines of a JSON Lines file to remove (UTF-8 bytes -> how often each occurs), found by
-    DuckDB; None when a line could not be read as text (then only the line loop can judge it)."""
-    keys = sorted(
-        f"{field}\x1f{needle}" for field, domain in fields.items() for needle in needles.of(domain)
-    )
-    params = {
-        "path": str(path),
-        "fields": list(fields),
-        "paths": [f"$.{field}" for field in fields],
-        "needle_keys": keys or [""],  # DuckDB cannot type an empty list; "" is no key
-    }
-    rows = run_sql(con, "purge/landing_line_hits", params).fetchall()
-    if con.execute("select count(*) from kalido_rejects").fetchone()[0]:
-        return None
-    return {
-        line.encode("utf-8"): copies
-        for line, is_object, copies in rows
-        if is_object or needles.anywhere(line)
-    }
+def _jsonl_pattern(needles: Needles) -> str:
+    """RE2 for the lines of a JSON Lines file that may name a needle: the needle as written, as
+    JSON writes it, or any \\u escape (JSON may spell any character so; such lines are parsed)."""
+    spellings = {n for needle in needles.all for n in (needle, json.dumps(needle)[1:-1])}
+    spellings |= {n.replace("/", "\\/") for n in spellings if "/" in n}
+    return "|".join([r"\\u", *(re.escape(n) for n in sorted(spellings))])
 
 
-def _drop_lines(path: Path, hits: dict[bytes, int]) -> Rewrite | None:
-    """Copy the file without the lines in `hits`, in large blocks; None (nothing changed) when the
-    copy did not drop exactly the expected number of lines, i.e. this loop split lines otherwise
-    than DuckDB did."""
+def _rewrite_jsonl(path: Path, fields: dict[str, str], needles: Needles) -> Rewrite:
+    """Copy a JSON Lines file without the lines an erasure removes, in one pass of large blocks.
+
+    Each block's lines are searched at once for the needles (RE2); only the few lines holding one
+    or a JSON escape are decoded, parsed and judged, the rest is copied as read. Gzip both ways
+    through ISA-L. An L day of browsing (10M lines, 800 MB gzipped), 330 needles: 37 s, where
+    DuckDB reading the file to judge it, then a copy of it, took 60 s.
+    """
     gz = path.name.lower().endswith(".gz")
     tmp = _beside(path)
+    pattern = _jsonl_pattern(needles)
+    # Bytes match as Latin-1, which folds the case of ASCII only; UTF-8 text costs more.
+    line_type = pa.large_binary() if all(n.isascii() for n in needles.all) else pa.large_string()
     removed = 0
     kept_any = False
     with _binary(path, "r", gz) as src, _binary(tmp, "w", gz) as dst:
-        for number, (lines, end) in enumerate(_line_blocks(src)):
-            keys = [line.rstrip(b"\r") for line in lines]
-            if number == 0 and keys:
-                keys[0] = keys[0].removeprefix(b"\xef\xbb\xbf")  # DuckDB reads past a BOM
-            kept = [line for line, key in zip(lines, keys, strict=True) if key not in hits]
-            removed += len(lines) - len(kept)
-            if kept:
-                dst.write(b"\n".join(kept) + end)
-                kept_any = kept_any or any(line.strip() for line in kept)
-    if removed != sum(hits.values()):
-        tmp.unlink()
-        return None
+        for block in _blocks(src):
+            ends = np.flatnonzero(np.frombuffer(block, np.uint8) == ord("\n")) + 1
+            if not block.endswith(b"\n"):
+                ends = np.append(ends, len(block))
+            starts = np.r_[0, ends[:-1]]
+            drop = [
+                i
+                for i in _matching_lines(block, ends, line_type, pattern)
+                if _names_a_needle(
+                    block[starts[i] : ends[i]].decode("utf-8", errors="replace"), fields, needles
+                )
+            ]
+            removed += len(drop)
+            cut = 0
+            for i in drop:
+                kept_any = kept_any or bool(block[cut : starts[i]].strip())
+                dst.write(block[cut : starts[i]])
+                cut = ends[i]
+            kept_any = kept_any or bool(block[cut:].strip())
+            dst.write(block[cut:])
     return _swap_in(path, tmp, removed, kept_any)
 
 
-def _line_blocks(src):
-    """The stream's lines, about 4 MB at a time: (lines, what ends the last of them)."""
+def _matching_lines(block: bytes, ends: np.ndarray, line_type, pattern: str) -> np.ndarray:
+    """Indices of the block's lines (ending at `ends`) in which the RE2 `pattern` occurs, any case:
+    one search over an Arrow array laid on the block's own bytes."""
+    offsets = pa.py_buffer(np.r_[0, ends])
+    lines = pa.Array.from_buffers(line_type, len(ends), [None, offsets, pa.py_buffer(block)])
+    found = pc.match_substring_regex(lines, pattern, ignore_case=True)
+    return np.flatnonzero(found.to_numpy(zero_copy_only=False))
+
+
+def _blocks(src):
+    """The stream in blocks of about 4 MB, each ending at a line end (the last one may not)."""
     tail = b""
-    while block := src.read(1 << 22):
-        lines = (tail + block).split(b"\n")
-        tail = lines.pop()
-        yield lines, b"\n"
+    while chunk := src.read(1 << 22):
+        block = tail + chunk
+        cut = block.rfind(b"\n") + 1
+        tail = block[cut:]
+        if cut:
+            yield block[:cut]
     if tail:
-        yield [tail], b""
+        yield tail
 
 
 def _beside(path: Path) -> Path:
@@ -259,21 +262,12 @@ def _replace(path: Path, data: bytes) -> Rewrite:
     return Rewrite(0, hashlib.sha256(data).hexdigest(), len(data))
 
 
-def rewrite_file(path: Path, source: str, needles: Needles, con=None) -> Rewrite:
-    """Rewrite a CSV, JSON Lines (optionally gzipped) or Parquet file without the needles' rows.
-
-    With a DuckDB connection `con`, a JSON Lines file is judged by DuckDB and copied by blocks
-    (a retail day of browsing: a Python loop over its lines took minutes)."""
+def rewrite_file(path: Path, source: str, needles: Needles) -> Rewrite:
+    """Rewrite a CSV, JSON Lines (optionally gzipped) or Parquet file without the needles' rows."""
     fields = IDENTIFIER_FIELDS[source]
     name = path.name.lower()
-    if con is not None and ".jsonl" in name:
-        hits = _jsonl_hits(con, path, fields, needles)
-        if hits is not None:
-            if not hits:
-                return _unchanged(path)
-            result = _drop_lines(path, hits)
-            if result is not None:
-                return result
+    if ".jsonl" in name:
+        return _rewrite_jsonl(path, fields, needles)
     if name.endswith(".parquet"):
         table = pq.read_table(path)
         drop = pa.array([False] * table.num_rows)
@@ -295,7 +289,7 @@ def rewrite_file(path: Path, source: str, needles: Needles, con=None) -> Rewrite
         pq.write_table(kept, buffer)
         result = _replace(path, buffer.getvalue())
         return Rewrite(removed, result.sha256, result.size_bytes)
-    return _rewrite_text(path, ".jsonl" in name, fields, needles)
+    return _rewrite_csv(path, fields, needles)
 
 
 def _unchanged(path: Path) -> Rewrite:

@@ -247,11 +247,10 @@ def _rewrite_landing(con, layout: Layout, files, needles: Needles, logical_date,
     ]
 
     def rewrite(item: tuple[str, str, Path]):
-        # A thread and a DuckDB cursor per file: reading, parsing and (de)compressing release the
-        # GIL, so the night's retail-size browsing files are rewritten on every core at once.
+        # A thread per file: (de)compressing and searching release the GIL, so the night's
+        # retail-size browsing files are rewritten on every core at once.
         file_id, source, path = item
-        with con.cursor() as cursor:
-            return file_id, rewrite_file(path, source, needles, cursor)
+        return file_id, rewrite_file(path, source, needles)
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         results = list(pool.map(rewrite, present))
