@@ -82,8 +82,9 @@ def _sample_sql(
     params: dict | None = None,
     identifiers: dict | None = None,
 ):
-    """_sample of sql/<name>.sql's last statement, after the ones before it. Per-user and
-    per-list columns are computed in SQL over every row before sampling."""
+    """_sample of sql/<name>.sql's last statement, after the ones before it. A statement with
+    per-user or per-list columns samples whole lists itself ($sample_lists of them, seeded)."""
+    params = {**(params or {}), "sample_seed": SAMPLE_SEED, "sample_lists": max_rows}
     *setup, (query, used) = bound_statements(name, params, identifiers)
     for statement, statement_params in setup:
         con.execute(statement, statement_params)

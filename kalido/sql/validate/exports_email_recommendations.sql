@@ -1,12 +1,19 @@
 -- The feed rows publish is about to write (temp table email_feed, from publish/email_feed.sql),
 -- keyed by pseudonym instead of customer_id, with each recipient's state re-derived from
 -- staging rather than taken from the gate: age, latest consent to each purpose the feed
--- needs, erasure.
+-- needs, erasure. For a seeded sample of $sample_lists recipients' whole lists.
 with feed as (
     select p.pid as user_pid, f.* exclude (customer_id)
     from email_feed as f
     inner join raw.id_pseudonyms as p
         on p.raw_id = f.customer_id and p.domain = 'customer' and p.key_version = $key_version
+    where f.customer_id in (
+        select customer_id
+        from email_feed
+        group by customer_id
+        order by hash(customer_id, $sample_seed)
+        limit $sample_lists
+    )
 ),
 latest_consent as (
     select subject_pid as user_pid, purpose, status
