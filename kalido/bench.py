@@ -8,6 +8,9 @@ generated beside the home in <SIZE>-<DAYS>d.landing, and linked into the home fo
    skips its stages, see kalido/pipelines/unchanged.py),
 4. floor: DuckDB alone reads D's landing files and writes them as Parquet.
 
+Every SQL statement of steps 2 and 3 is timed into <root>/statements-<SIZE>-<DAYS>d.log (SQL file
+names and seconds only), to see inside a slow stage.
+
 Every measured step runs in a fresh process, so its peak RSS (ru_maxrss) is its own. Rows/s is
 the day's landing rows divided by the step's wall time, so stages compare on the same basis.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import multiprocessing
 import os
 import platform
@@ -33,6 +37,7 @@ SIZES = {
     "L": {"users": 1_000_000, "products": 100_000},
 }
 BENCH_KEY = "bench-pseudonym-key-not-a-secret-0123456789abcdef"
+STATEMENTS_LOG = "KALIDO_BENCH_STATEMENTS_LOG"  # read by the stage processes
 # Everything a run writes; the landing zone is kept between benches.
 STATE_DIRS = ("restricted", "work", "warehouse", "runs", "exports", "quality")
 FLOOR_READERS = {
@@ -73,6 +78,11 @@ def _generate(home: Path, days: int, users: int, products: int) -> dict:
 def _run_stage(stage: str, logical_date: date, run_id: str) -> dict:
     from kalido.pipelines.nightly import run_stage
 
+    handler = logging.FileHandler(os.environ[STATEMENTS_LOG], encoding="utf-8")
+    handler.setFormatter(logging.Formatter(f"{run_id} {stage} %(message)s"))
+    statements = logging.getLogger("kalido.db")  # logs "sql <file> #<n>: <seconds> s" at debug
+    statements.setLevel(logging.DEBUG)
+    statements.addHandler(handler)
     return run_stage(stage, logical_date, run_id)
 
 
@@ -141,6 +151,9 @@ def run_bench(size: str, days: int, root: Path) -> dict:
     result["catch_up_seconds"] = seconds
     print(f"catch-up   {seconds:8.1f} s  (run {day - timedelta(days=1)}, untimed below)")
 
+    statements = root / f"statements-{size}-{days}d.log"
+    statements.unlink(missing_ok=True)
+    os.environ[STATEMENTS_LOG] = str(statements)
     for phase in ("nightly", "empty_day"):
         stages, rows = {}, None
         for stage in STAGES:
