@@ -448,10 +448,13 @@ def recommend(
     )
     similar.sum_duplicates()
     similar = _keep_entries(similar, in_stock[similar.indices])
-    # Each seed hands on one unit, split over its similar products as their scores are.
-    similar = (
-        sp.diags(1.0 / np.maximum(np.asarray(similar.sum(axis=1)).ravel(), 1e-300)) @ similar
-    ).tocsr()
+    # Each seed hands on its similar products' scores as they are: a seed with strong evidence
+    # counts more than one whose row is thin (a few pairs, the category prior). One scale for
+    # every row (the mean row total) keeps the item model comparable with the re-view chance and
+    # the category model. (Each seed handing on one unit did worse on the real logs: README.)
+    totals = np.asarray(similar.sum(axis=1)).ravel()
+    if (totals > 0).any():
+        similar = similar * (1.0 / totals[totals > 0].mean())
     bought = (history.kind == ORDER) & (history.age_days <= params.exclude_bought_days)
     excluded = _csr(
         history.user[bought], history.item[bought], np.ones(int(bought.sum())), signal.shape
@@ -510,7 +513,7 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     per_user, n_cats = params.per_user, profile.shape[1]
     first = users.start
     block = seeds[users]
-    # Item model: the user's seeds (weights summing to 1) pass on their similar products' shares
+    # Item model: the user's seeds (weights summing to 1) pass on their similar products' scores
     # and their own re-view chance; category model: the user's top categories (by affinity
     # share) pass on their popular products' shares; the two are blended.
     seed_total = np.asarray(block.sum(axis=1)).ravel()
