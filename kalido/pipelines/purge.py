@@ -95,29 +95,20 @@ def _table_counts(con: duckdb.DuckDBPyConnection, catalog: str = "") -> dict[str
     return {n: con.execute(f"select count(*) from {prefix}{n}").fetchone()[0] for n in names}
 
 
-def _suppressed_new_identifiers(settings: Settings, secret: bytes) -> pa.Table:
-    """Identifiers delivered since the last pseudonym assignment whose tag is on the list."""
-    with connect(settings.layout.raw_db) as con:
-        run_sql(con, "ingest/create_raw_tables")
-        run_sql(con, "pseudonymise/create_identity_tables")
-        run_sql(con, "purge/create_tables")
-        new = run_sql(
-            con, "pseudonymise/new_identifiers", {"key_version": settings.key_version}
-        ).to_arrow_table()
-        domains, raw_ids = new.column("domain").to_pylist(), new.column("raw_id").to_pylist()
-        candidates = pa.table(  # noqa: F841 - read by DuckDB below
-            {
-                "domain": pa.array(domains, pa.string()),
-                "raw_id": pa.array(raw_ids, pa.string()),
-                "tag": [
-                    suppression_tag(secret, d, r) for d, r in zip(domains, raw_ids, strict=True)
-                ],
-            }
-        )
-        return con.execute(
-            "select c.domain, c.raw_id from candidates as c"
-            " inner join suppression_list as s on s.domain = c.domain and s.tag = c.tag"
-        ).to_arrow_table()
+def _suppressed(con: duckdb.DuckDBPyConnection, new: pa.Table, secret: bytes) -> pa.Table:
+    """The new identifiers (domain, raw_id) whose tag is on the suppression list."""
+    domains, raw_ids = new.column("domain").to_pylist(), new.column("raw_id").to_pylist()
+    candidates = pa.table(  # noqa: F841 - read by DuckDB below
+        {
+            "domain": pa.array(domains, pa.string()),
+            "raw_id": pa.array(raw_ids, pa.string()),
+            "tag": [suppression_tag(secret, d, r) for d, r in zip(domains, raw_ids, strict=True)],
+        }
+    )
+    return con.execute(
+        "select c.domain, c.raw_id from candidates as c"
+        " inner join suppression_list as s on s.domain = c.domain and s.tag = c.tag"
+    ).to_arrow_table()
 
 
 def _since(policy: Policy, store: str, clock: str, cutoff: datetime) -> datetime:
@@ -136,8 +127,8 @@ def _purge_restricted(
     tz = policy.business_timezone
     cutoff = day_end_utc(logical_date, tz)
     secret = suppression_secret(layout)
-    suppressed = _suppressed_new_identifiers(settings, secret)  # noqa: F841 - read by DuckDB
-    assign_pseudonyms(settings)
+    # Identifiers delivered since the last assignment: the erased ones among them are purged.
+    new_identifiers = assign_pseudonyms(settings)
     archive_path = layout.restricted / "archive" / "legal_archive.duckdb"
     with connect(archive_path) as con:
         run_sql(con, "purge/archive_tables")
@@ -151,6 +142,8 @@ def _purge_restricted(
     summary: dict = {}
     with connect(layout.raw_db, timezone=tz) as con:
         attach(con, archive_path, "archive", read_only=False)
+        run_sql(con, "purge/create_tables")
+        suppressed = _suppressed(con, new_identifiers, secret)  # noqa: F841 - read by DuckDB
         con.execute("create or replace temp table suppressed_ids as select * from suppressed")
         con.begin()
         run_sql(
