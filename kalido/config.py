@@ -36,6 +36,11 @@ class Layout:
         return self.restricted / "raw.duckdb"
 
     @property
+    def raw_browsing(self) -> Path:
+        """Raw browsing, one Parquet file per ingested landing file (see raw_browsing.py)."""
+        return self.restricted / "raw_browsing"
+
+    @property
     def work_db(self) -> Path:
         return self.home / "work" / "pipeline.duckdb"
 

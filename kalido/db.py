@@ -28,6 +28,7 @@ DEFAULT_MEMORY_LIMIT = "2GB"
 SQL_DIR = Path(__file__).with_name("sql")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")  # a plain name, safe to place in SQL text
+QUALIFIED = re.compile(r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$")  # the same, catalog first
 
 
 @cache
@@ -49,13 +50,13 @@ def bound_statements(
 ) -> list[tuple[str, dict | None]]:
     """The statements of sql/<name>.sql, each with the `$params` it uses.
 
-    `identifiers` fills `{placeholders}` with names from a fixed list only (checked here), never
-    with data.
+    `identifiers` fills `{placeholders}` with names (optionally catalog.name) from a fixed list
+    only (checked here), never with data.
     """
     text = sql_text(name)
     for key, value in (identifiers or {}).items():
         for part in value.split(", "):
-            if not IDENTIFIER.match(part):
+            if not QUALIFIED.match(part):
                 raise ValueError(f"not a plain identifier list for {key}")
         text = text.replace("{" + key + "}", value)
     params = dict(params or {})

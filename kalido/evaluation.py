@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import scipy.sparse as sp
 
-from kalido import recommender
+from kalido import raw_browsing, recommender
 from kalido.config import Layout, Settings
 from kalido.db import attach, connect, run_sql
 from kalido.features import build_unsharded, rec_params
@@ -444,8 +444,12 @@ def _evaluate_locked(home, out_dir, split, end, horizon_days, policy) -> dict:
     try:
         ingested = ingest(test, policy, end_day, "evaluation")
         shutil.copyfile(test.layout.raw_db, train.layout.raw_db)
+        # Links: a rewrite swaps a new file in and leaves the test store's file as it is.
+        shutil.copytree(test.layout.raw_browsing, train.layout.raw_browsing, copy_function=os.link)
         with connect(train.layout.raw_db, timezone=tz) as con:
+            raw_browsing.open_view(con, train.layout)
             run_sql(con, "evaluation/truncate_raw", {"split": split, "train_day": train_day})
+            raw_browsing.rewrite_removed(con, train.layout)
         pseudonymise(train, policy, train_day, "evaluation")
         gated = gate(train, policy, train_day, "evaluation")
         features, stage_seconds, stage_mib = _measure(

@@ -8,6 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from kalido import raw_browsing
+from kalido.config import Layout
+from kalido.db import connect
 from tests.landing import Landing
 
 KEY = "test-pseudonym-key-0123456789abcdef-0123456789"
@@ -46,6 +49,13 @@ def kalido(*args: str, env: dict | None = None, check: bool = True):
 
 def query(db: Path, sql: str, params=None) -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params).fetchall()
+
+
+def query_raw(home: Path, sql: str, params=None) -> list[tuple]:
+    """A query of the restricted raw store, raw browsing's files included (view raw_browsing)."""
+    with connect(home / "restricted/raw.duckdb", read_only=True) as con:
+        raw_browsing.open_view(con, Layout(home))
         return con.execute(sql, params).fetchall()
 
 

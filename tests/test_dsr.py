@@ -8,6 +8,8 @@ import json
 from datetime import date, datetime, timedelta
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from kalido.config import ConfigError
@@ -16,7 +18,7 @@ from kalido.pipelines.nightly import run_nightly, run_purge
 from kalido.pipelines.purge import ENFORCED
 from kalido.policy import UNTIMED_CLOCKS, load_policy
 from kalido.pseudonyms import pseudonym
-from tests.conftest import KEY, kalido, query, warehouse_tables
+from tests.conftest import KEY, kalido, query, query_raw, warehouse_tables
 from tests.landing import CUSTOMER_COLUMNS, ORDER_COLUMNS, Landing, catalogue
 
 D = date(2026, 11, 24)
@@ -130,18 +132,33 @@ def duckdb_values_containing(path, needles: list[bytes]) -> list[str]:
     return found
 
 
+def parquet_values_containing(path, needles: list[bytes]) -> list[str]:
+    """Text columns of a Parquet file holding a needle (its pages are compressed)."""
+    table = pq.read_table(path)
+    return [
+        name
+        for name, column in zip(table.column_names, table.columns, strict=True)
+        if pa.types.is_string(column.type)
+        for needle in needles
+        if any(needle.decode().lower() in (v or "").lower() for v in column.to_pylist())
+    ]
+
+
 def assert_gone_everywhere(home) -> None:
     needles = needles_of_gone()
     scanned = list(files_outside_archive(home))
     assert any(p.suffix == ".duckdb" for p in scanned) and any(
         p.is_relative_to(home / "landing") for p in scanned
     )
+    assert any(p.is_relative_to(home / "restricted/raw_browsing") for p in scanned)
     for path in scanned:
         content = path.read_bytes()
         for needle in needles:
             assert needle not in content, f"{needle!r} in {path.relative_to(home)}"
         if path.suffix == ".duckdb":
             assert not duckdb_values_containing(path, needles), path.relative_to(home)
+        if path.suffix == ".parquet":
+            assert not parquet_values_containing(path, needles), path.relative_to(home)
 
 
 def staged_browsing_of(home, user_pid: str) -> int:
@@ -172,11 +189,10 @@ def test_requests_erase_object_restrict_and_answer_access(zone, landing):
     run_nightly(D - timedelta(days=1))
     before = {r["customer_id"] for r in feed_rows(home, D - timedelta(days=1))}
     assert {"C_GONE", "C_OBJ", "C_RESTR"} <= before
-    with duckdb.connect(str(home / "restricted/raw.duckdb"), read_only=True) as con:
-        counts_before = {
-            t: con.execute(f"select count(*) from {t}").fetchone()[0]
-            for t in ("raw_customers", "raw_browsing", "raw_consents", "raw_orders")
-        }
+    counts_before = {
+        t: query_raw(home, f"select count(*) from {t}")[0][0]
+        for t in ("raw_customers", "raw_browsing", "raw_consents", "raw_orders")
+    }
 
     assert staged_browsing_of(home, pid("C_GONE")) > 0
     record = run_nightly(D)
@@ -248,10 +264,9 @@ def test_requests_erase_object_restrict_and_answer_access(zone, landing):
     # The purge report's counts are what disappeared.
     report = json.loads(next((home / "reports/purge").glob(f"{D}__*.json")).read_text())
     stores = report["stores"]
-    with duckdb.connect(str(home / "restricted/raw.duckdb"), read_only=True) as con:
-        for table, n_before in counts_before.items():
-            n_after = con.execute(f"select count(*) from {table}").fetchone()[0]
-            assert stores[table]["rows_removed"] == n_before - n_after, table
+    for table, n_before in counts_before.items():
+        n_after = query_raw(home, f"select count(*) from {table}")[0][0]
+        assert stores[table]["rows_removed"] == n_before - n_after, table
     assert stores["raw_quarantine"]["rows_removed"] == 1
     assert stores["landing_files"]["rows_removed"] == 1 + 6 + 3 + 1 + 1
     assert stores["landing_files"]["files_rewritten"] == 5
@@ -289,10 +304,12 @@ def test_years_later_nothing_outlives_its_period(zone):
     record = run_purge(later)
     purge = record["stages"]["purge"]
     assert purge["expired_customers"] == 12  # all but C_GONE, already erased
-    raw = home / "restricted/raw.duckdb"
     for table in ("raw_customers", "raw_browsing", "raw_consents", "raw_orders", "id_pseudonyms"):
-        assert query(raw, f"select count(*) from {table}") == [(0,)], table
-    assert query(raw, "select count(*) from raw_quarantine") == [(0,)]
+        assert query_raw(home, f"select count(*) from {table}") == [(0,)], table
+    assert query_raw(home, "select count(*) from raw_quarantine") == [(0,)]
+    assert [p.name for p in (home / "restricted/raw_browsing").rglob("*.parquet")] == [
+        "_schema.parquet"
+    ]
     assert not [p for p in (home / "landing").rglob("*") if p.is_file()]
     assert not list((home / "exports/email_recommendations").glob("dt=*"))
     assert not list((home / "exports/subject_access").glob("*.json"))
@@ -330,9 +347,8 @@ def test_ad_profiling_cookie_goes_13_months_after_its_first_grant(home, landing)
         ],
     )
     run_nightly(D)  # more than 13 months after 2025-10-01: the grant of 2026 renews nothing
-    raw = home / "restricted/raw.duckdb"
-    assert query(raw, "select cookie_id from raw_browsing") == [("ck_other",)]
-    assert query(raw, "select count(*) from raw_consents") == [(0,)]
+    assert query_raw(home, "select cookie_id from raw_browsing") == [("ck_other",)]
+    assert query_raw(home, "select count(*) from raw_consents") == [(0,)]
 
 
 def test_late_or_overdue_requests_fail_the_run_after_publishing(zone, landing):

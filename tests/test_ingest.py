@@ -9,7 +9,7 @@ import duckdb
 from kalido.config import load_settings
 from kalido.pipelines.ingest import ingest
 from kalido.policy import load_policy
-from tests.conftest import query
+from tests.conftest import query, query_raw
 from tests.landing import ORDER_COLUMNS, Landing
 
 D = date(2026, 11, 24)
@@ -111,7 +111,7 @@ def test_a_file_is_ingested_once_and_a_late_file_is_picked_up(home, landing):
     copy = landing.path("browsing", D, "a-copy.jsonl")
     copy.write_bytes((home / f"landing/browsing/dt={D}/a.jsonl").read_bytes())
     assert run_ingest("r4")["files_duplicate_content"] == 1
-    assert query(home / "restricted/raw.duckdb", "select count(*) from raw_browsing") == [(4,)]
+    assert query_raw(home, "select count(*) from raw_browsing") == [(4,)]
 
 
 def test_a_future_partition_waits_for_its_date(home, landing):
@@ -145,9 +145,29 @@ def test_naive_timestamps_are_paris_time(home, landing):
     )
     landing.jsonl("browsing", D, [winter, summer, offset])
     run_ingest()
-    with duckdb.connect(str(home / "restricted/raw.duckdb"), read_only=True) as con:
-        times = [
-            r[0]
-            for r in con.execute("select event_time from raw_browsing order by _row").fetchall()
-        ]
+    times = [r[0] for r in query_raw(home, "select event_time from raw_browsing order by _row")]
     assert times == [datetime(2026, 1, 15, 9), datetime(2026, 7, 15, 8), datetime(2026, 7, 15, 10)]
+
+
+def test_a_home_with_the_former_browsing_table_moves_it_to_files(home, landing):
+    landing.jsonl("browsing", D, events(landing, 3), name="a.jsonl")
+    run_ingest("r1")
+    files = sorted((home / "restricted/raw_browsing").glob("dt=*/*.parquet"))
+    assert len(files) == 1
+    # The store as an earlier version left it: the rows in a raw_browsing table, no files.
+    raw = home / "restricted/raw.duckdb"
+    with duckdb.connect(str(raw)) as con:
+        con.execute(
+            "create table raw_browsing as select * from read_parquet($f)", {"f": str(files[0])}
+        )
+        con.execute(
+            "insert into raw_browsing select * replace ('C_OLD' as customer_id) from raw_browsing"
+        )
+    files[0].unlink()
+    before = query(raw, "select count(*), count(customer_id) from raw_browsing")
+    assert before == [(6, 3)]
+    landing.jsonl("browsing", D, events(landing, 2, 10), name="b.jsonl")
+    assert run_ingest("r2")["rows_loaded"] == 2
+    tables = query(raw, "select table_name from duckdb_tables() where table_name = 'raw_browsing'")
+    assert tables == []
+    assert query_raw(home, "select count(*), count(customer_id) from raw_browsing") == [(8, 3)]

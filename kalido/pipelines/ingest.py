@@ -15,7 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from kalido.config import Settings
+from kalido import raw_browsing
+from kalido.config import Layout, Settings
 from kalido.db import connect, run_sql
 from kalido.policy import Policy
 from kalido.pseudonyms import token
@@ -211,7 +212,7 @@ def _land(con: duckdb.DuckDBPyConnection, landing_file: LandingFile) -> None:
 
 
 def _classify_file(
-    con: duckdb.DuckDBPyConnection, landing_file: LandingFile, policy: Policy
+    con: duckdb.DuckDBPyConnection, landing_file: LandingFile, file_id: str, policy: Policy
 ) -> None:
     """Fill the temp table `classified`: each line of the file loaded, quarantined or duplicate.
 
@@ -231,26 +232,40 @@ def _classify_file(
         {
             "partition_date": landing_file.partition_date,
             "dedup_since": landing_file.partition_date - DEDUP_WINDOW,
+            "file_id": file_id,
         },
         identifiers={"key": ", ".join(spec.key), "raw_table": spec.raw_table},
     )
 
 
 def _load_classified(
-    con: duckdb.DuckDBPyConnection, landing_file: LandingFile, file_id: str, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    layout: Layout,
+    landing_file: LandingFile,
+    file_id: str,
+    run_id: str,
 ) -> dict[str, int]:
     spec = landing_file.source
-    run_sql(
-        con,
-        "ingest/load_classified",
-        {
-            "file_id": file_id,
-            "source": spec.name,
-            "run_id": run_id,
-            "partition_date": landing_file.partition_date,
-        },
-        identifiers={"raw_table": spec.raw_table},
-    )
+    params = {
+        "file_id": file_id,
+        "source": spec.name,
+        "run_id": run_id,
+        "partition_date": landing_file.partition_date,
+    }
+    if spec.name == "browsing":
+        # Written before the ledger commits; if the commit fails, the rerun overwrites the file.
+        target = raw_browsing.file_path(layout, landing_file.partition_date, file_id)
+        raw_browsing.write(
+            con,
+            target,
+            "ingest/load_browsing_file",
+            params,
+            identifiers={"columns": ", ".join(spec.columns)},
+        )
+        raw_browsing.open_view(con, layout)
+    else:
+        run_sql(con, "ingest/load_rows", params, identifiers={"raw_table": spec.raw_table})
+    run_sql(con, "ingest/quarantine_rows", params)
     row = run_sql(con, "ingest/count_classified").fetchone()
     return dict(zip(ROW_COUNTS, row, strict=True))
 
@@ -271,11 +286,13 @@ def ingest(settings: Settings, policy: Policy, logical_date: date, run_id: str) 
     per_source: dict[str, dict[str, int]] = {}
     for path in ignored:
         log.warning("ignored landing path (not a dt=YYYY-MM-DD partition or format): %s", path)
+    raw_browsing.migrate_table(layout)
     with connect(layout.raw_db, timezone=policy.business_timezone) as con:
         # Every row carries its line number (_row), so nothing depends on the order rows are
         # stored in; keeping that order would make DuckDB read and write each file on one thread.
         con.execute("set preserve_insertion_order = false")
         run_sql(con, "ingest/create_raw_tables")
+        raw_browsing.open_view(con, layout)
         for landing_file in files:
             sha = _sha256(landing_file.path)
             identity = f"{landing_file.relative_path}\0{sha}".encode()
@@ -305,13 +322,13 @@ def ingest(settings: Settings, policy: Policy, logical_date: date, run_id: str) 
             counts, error = None, None
             if not same_content:
                 try:
-                    _classify_file(con, landing_file, policy)
+                    _classify_file(con, landing_file, file_id, policy)
                 except READ_ERRORS as exc:
                     error = exc
             con.begin()
             if not same_content and error is None:
                 try:
-                    counts = _load_classified(con, landing_file, file_id, run_id)
+                    counts = _load_classified(con, layout, landing_file, file_id, run_id)
                 except READ_ERRORS as exc:
                     con.rollback()
                     con.begin()

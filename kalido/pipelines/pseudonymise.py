@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from kalido import raw_browsing
 from kalido.config import ConfigError, Layout, Settings
 from kalido.db import attach, connect, in_fresh_process, rebuild_in_fresh_process, run_sql, sql_text
 from kalido.policy import Policy
@@ -51,6 +52,7 @@ def assign_pseudonyms(settings: Settings) -> pa.Table:
     returns those identifiers (domain, raw_id)."""
     with connect(settings.layout.raw_db) as con:
         run_sql(con, "ingest/create_raw_tables")
+        raw_browsing.open_view(con, settings.layout)
         run_sql(con, "pseudonymise/create_identity_tables")
         con.execute(
             "insert or ignore into pseudonym_keys values ($v, $f)",
@@ -198,6 +200,7 @@ def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id:
     cutoff = day_end_utc(logical_date, policy.business_timezone)
     with connect(work_db, timezone=policy.business_timezone) as con:
         attach(con, layout.raw_db, "raw")
+        raw_browsing.open_view(con, layout)
         signatures = _partition_signatures(con, settings, logical_date)
         changed, shrunk = _plan(
             signatures, _read_manifest(layout.browsing_partitions), layout.browsing_partitions

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from kalido import raw_browsing
 from kalido.config import ConfigError, Layout, Settings
 from kalido.db import attach, connect, rebuild_database, replace_atomically, run_sql
 from kalido.pipelines import runs, unchanged
@@ -142,6 +143,7 @@ def _purge_restricted(
     summary: dict = {}
     with connect(layout.raw_db, timezone=tz) as con:
         attach(con, archive_path, "archive", read_only=False)
+        raw_browsing.open_view(con, layout)
         run_sql(con, "purge/create_tables")
         suppressed = _suppressed(con, new_identifiers, secret)  # noqa: F841 - read by DuckDB
         con.execute("create or replace temp table suppressed_ids as select * from suppressed")
@@ -203,6 +205,9 @@ def _purge_restricted(
                 "purge_log_since": _since(policy, "purge_log", "event", cutoff).date(),
             },
         )
+        # Before the commit: if it fails, the next purge finds what is left and removes it.
+        rewritten = raw_browsing.rewrite_removed(con, layout)
+        report.add("raw_browsing", **vars(rewritten))
         after = _table_counts(con)
         for table, n_before in before.items():
             report.add(table, rows_removed=n_before - after.get(table, 0))

@@ -14,6 +14,7 @@ import os
 from collections import defaultdict
 from datetime import date
 
+from kalido import raw_browsing
 from kalido.config import Settings
 from kalido.db import attach, connect, run_sql
 from kalido.pipelines import runs
@@ -122,6 +123,7 @@ def answer_access_requests(
     written = 0
     with connect(":memory:", timezone=policy.business_timezone) as con:
         attach(con, layout.raw_db, "raw", read_only=False)
+        raw_browsing.open_view(con, layout)
         attach_work(con, layout)
         # The open requests, read once: listed here, and whose customers subject_access.sql reads.
         con.execute(

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from kalido import quality
+from kalido import quality, raw_browsing
 from kalido.config import Settings
 from kalido.db import attach, bound_statements, connect, run_sql
 from kalido.pipelines import runs
@@ -121,7 +121,11 @@ def _landing_batch(con: duckdb.DuckDBPyConnection, landing: Path, source: str, m
         "validate/landing_rows",
         max_rows,
         {"source": source},
-        {"columns": ", ".join(spec.columns), "raw_table": spec.raw_table},
+        {
+            "columns": ", ".join(spec.columns),
+            # Raw browsing is the temp view over its files (raw_browsing.py), the rest raw tables.
+            "raw_relation": "raw_browsing" if source == "browsing" else f"raw.{spec.raw_table}",
+        },
     )
     headers = [
         _quotable(h, spec.columns)
@@ -169,6 +173,7 @@ def _batches(
     batches: dict = {}
     with connect(":memory:", timezone="UTC") as con:
         attach(con, layout.raw_db, "raw")
+        raw_browsing.open_view(con, layout)
         attach_work(con, layout)
         files = run_sql(
             con, "validate/batch_files", {"run_id": run_id, "logical_date": logical_date}

@@ -20,7 +20,8 @@ first_in_file as (
 already_loaded as (
     select distinct {key}, true as _in_raw
     from {raw_table}
-    where _partition_date >= $dedup_since
+    -- Not this file's own rows: a file written just before its ledger commit failed.
+    where _partition_date >= $dedup_since and _file_id <> $file_id
 )
 select
     s._row,

@@ -1,5 +1,6 @@
 -- Restricted zone: raw tables hold direct identifiers and never leave restricted/.
 -- Every row keeps its lineage (_file_id, _row) and the landing partition it came from.
+-- Raw browsing is not a table here: restricted Parquet files (see raw_browsing.py).
 create table if not exists raw_customers (
     customer_id varchar not null, email varchar not null, first_name varchar, last_name varchar,
     phone varchar, street varchar, postal_code varchar, city varchar, country varchar,
@@ -10,12 +11,6 @@ create table if not exists raw_customers (
 create table if not exists raw_consents (
     subject_type varchar not null, subject_id varchar not null, purpose varchar not null,
     status varchar not null, recorded_at timestamp not null, source varchar,
-    _partition_date date not null, _file_id varchar not null, _row bigint not null
-);
-create table if not exists raw_browsing (
-    event_id varchar not null, event_time timestamp not null, event_type varchar not null,
-    cookie_id varchar not null, customer_id varchar, session_id varchar, product_id varchar,
-    page_url varchar, referrer varchar, ip_address varchar, user_agent varchar,
     _partition_date date not null, _file_id varchar not null, _row bigint not null
 );
 create table if not exists raw_orders (

@@ -6,7 +6,7 @@ select
     count(*) as row_count,
     bit_xor(hash(_file_id, _row)) as row_hash,
     bit_xor(distinct hash(_file_id)) as file_hash
-from raw.raw_browsing
+from raw_browsing
 where _partition_date <= $logical_date
 group by _partition_date
 order by _partition_date;

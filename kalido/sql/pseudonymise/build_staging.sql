@@ -108,7 +108,7 @@ select
         when b.user_agent is null then 'unknown'
         else 'desktop'
     end as device_class
-from raw.raw_browsing as b
+from raw_browsing as b
 inner join pid_cookie as k on k.raw_id = b.cookie_id
 left join pid_customer as c on c.raw_id = b.customer_id
 where b._partition_date in (select unnest($changed_partitions::date[]));

@@ -1,5 +1,5 @@
 -- Every row of the targets in the restricted zone (the file is rebuilt afterwards: DELETE alone
--- leaves the old bytes in the database file).
+-- leaves the old bytes in the database file; browsing files are rewritten without the rows).
 delete from raw_customers
 where customer_id in (select raw_id from target_ids where domain = 'customer');
 
@@ -9,7 +9,9 @@ where customer_id in (select raw_id from target_ids where domain = 'customer');
 delete from raw_requests
 where customer_id in (select raw_id from target_ids where domain = 'customer');
 
-delete from raw_browsing
+insert into raw_browsing_removed
+select _partition_date, _file_id, _row
+from raw_browsing
 where
     customer_id in (select raw_id from target_ids where domain = 'customer')
     or cookie_id in (select raw_id from target_ids where domain = 'cookie');

@@ -1,7 +1,9 @@
 -- Retention rules of the restricted tables that are not per-customer expiry (see policy.yaml).
+-- Browsing rows are removed through raw_browsing_removed (see raw_browsing.py).
 
 -- raw_browsing / event: no event older than the email-personalisation window.
-delete from raw_browsing where event_time < $browsing_since;
+insert into raw_browsing_removed
+select _partition_date, _file_id, _row from raw_browsing where event_time < $browsing_since;
 
 -- raw_browsing, raw_consents / first_ad_grant: a cookie that is nobody's account cookie and whose
 -- advertising cookie was placed (first ad_profiling grant) more than 13 months ago goes whole.
@@ -19,7 +21,10 @@ select cookie_id
 from first_grant
 where placed_at < $ad_since and cookie_id not in (select cookie_id from account_cookies);
 
-delete from raw_browsing where cookie_id in (select cookie_id from ad_expired_cookies);
+insert into raw_browsing_removed
+select _partition_date, _file_id, _row
+from raw_browsing
+where cookie_id in (select cookie_id from ad_expired_cookies);
 
 delete from raw_consents
 where subject_type = 'cookie' and subject_id in (select cookie_id from ad_expired_cookies);

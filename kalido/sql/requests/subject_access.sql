@@ -10,7 +10,7 @@ where
 create or replace temp table access_cookies as
 with logged_in as (
     select b.cookie_id, p.pid
-    from raw.raw_browsing as b
+    from raw_browsing as b
     inner join raw.id_pseudonyms as p
         on p.raw_id = b.customer_id and p.domain = 'customer' and p.key_version = $key_version
     where b.customer_id is not null
@@ -53,11 +53,11 @@ create or replace temp table access_views as
 select pid, event_time, event_type, product_id, page_url, cookie_id
 from (
     select s.pid, b.*
-    from raw.raw_browsing as b
+    from raw_browsing as b
     inner join access_spellings as s on s.raw_id = b.customer_id
     union all
     select k.pid, b.*
-    from raw.raw_browsing as b
+    from raw_browsing as b
     inner join access_cookies as k on k.cookie_id = b.cookie_id
     where b.customer_id is null
 )

@@ -1,12 +1,3 @@
-insert into {raw_table} by name
-select
-    v.* exclude (_reason),
-    cast($partition_date as date) as _partition_date,
-    $file_id as _file_id
-from validated as v
-inner join classified as c on c._row = v._row
-where c._status = 'loaded';
-
 -- Payloads are masked for card numbers before they are written, even in the restricted zone.
 insert into raw_quarantine
 select $source, $file_id, _row, _reason, kalido_mask_cards(_payload), $run_id

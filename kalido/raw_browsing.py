@@ -1,0 +1,111 @@
+"""Raw browsing: restricted Parquet files, one per ingested landing file, read as `raw_browsing`.
+
+Why files and not a table of restricted/raw.duckdb: a DuckDB DELETE leaves the deleted bytes in
+the database file, so a database that lost rows is copied whole, and browsing is almost all of
+the raw store (10M events a day, kept 3 years). As files, a night's erasures rewrite only the
+files that hold an erased person, and retention removes whole files. Parquet has no block tails:
+a rewritten file holds the kept values only.
+
+Removing rows is two steps: statements insert (_partition_date, _file_id, _row) into the temp
+table raw_browsing_removed, which the view already leaves out, then `rewrite_removed` writes the
+files without them before the caller commits.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from kalido.config import Layout
+from kalido.db import connect, rebuild_database, replace_atomically, run_sql
+
+SCHEMA_FILE = "_schema.parquet"
+
+
+def file_path(layout: Layout, partition_date: date, file_id: str) -> Path:
+    return layout.raw_browsing / f"dt={partition_date.isoformat()}" / f"{file_id}.parquet"
+
+
+def files(layout: Layout) -> list[Path]:
+    """The schema file, then every browsing file in partition order."""
+    root = layout.raw_browsing
+    schema = root / SCHEMA_FILE
+    if not schema.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect() as con:
+            write(con, schema, "raw_browsing/schema", {})
+    return [schema, *sorted(root.glob("dt=*/*.parquet"))]
+
+
+def open_view(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
+    """(Re)define the temp view raw_browsing over the files as they are now."""
+    run_sql(con, "raw_browsing/view", {"files": [str(path) for path in files(layout)]})
+
+
+def write(
+    con: duckdb.DuckDBPyConnection,
+    target: Path,
+    sql: str,
+    params: dict,
+    identifiers: dict[str, str] | None = None,
+) -> int:
+    """Run a COPY ... TO $target statement into a hidden file beside target, then swap it in
+    (or, when the statement wrote no row and target is not the schema file, remove both)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    written = run_sql(con, sql, {**params, "target": str(tmp)}, identifiers).fetchone()[0]
+    if written or target.name == SCHEMA_FILE:
+        replace_atomically(tmp, target)
+    else:
+        tmp.unlink()
+        target.unlink(missing_ok=True)
+        if not any(target.parent.iterdir()):
+            target.parent.rmdir()
+    return written
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    rows_removed: int
+    files_removed: int
+    files_rewritten: int
+
+
+def rewrite_removed(con: duckdb.DuckDBPyConnection, layout: Layout) -> Rewritten:
+    """Write every file that lost rows without them (a file left empty is deleted)."""
+    hit = con.execute(
+        "select _partition_date, _file_id, count(*) from raw_browsing_removed"
+        " group by all order by all"
+    ).fetchall()
+    files_removed = 0
+    for partition_date, file_id, _ in hit:
+        path = file_path(layout, partition_date, file_id)
+        params = {"source": str(path), "file_id": file_id}
+        files_removed += not write(con, path, "raw_browsing/without_removed", params)
+    con.execute("delete from raw_browsing_removed")
+    open_view(con, layout)
+    return Rewritten(
+        rows_removed=sum(n for *_, n in hit),
+        files_removed=files_removed,
+        files_rewritten=len(hit) - files_removed,
+    )
+
+
+def migrate_table(layout: Layout) -> None:
+    """A home written before raw browsing became files: move its raw_browsing table out to them,
+    then rebuild the database (the dropped table's bytes would otherwise stay in the file)."""
+    if not layout.raw_db.exists():
+        return
+    with connect(layout.raw_db) as con:
+        if not run_sql(con, "raw_browsing/table_exists").fetchone()[0]:
+            return
+        for partition_date, file_id in run_sql(con, "raw_browsing/table_files").fetchall():
+            target = file_path(layout, partition_date, file_id)
+            params = {"partition_date": partition_date, "file_id": file_id}
+            write(con, target, "raw_browsing/from_table", params)
+        con.execute("drop table main.raw_browsing")
+    rebuild_database(layout.raw_db, keep_row_order=False)
