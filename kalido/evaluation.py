@@ -447,7 +447,7 @@ def _evaluate_locked(home, out_dir, split, end, horizon_days, policy) -> dict:
         # Links: a rewrite swaps a new file in and leaves the test store's file as it is.
         shutil.copytree(test.layout.raw_browsing, train.layout.raw_browsing, copy_function=os.link)
         with connect(train.layout.raw_db, timezone=tz) as con:
-            raw_browsing.open_view(con, train.layout)
+            raw_browsing.open_view(con, train.layout, removable=True)
             run_sql(con, "evaluation/truncate_raw", {"split": split, "train_day": train_day})
             raw_browsing.rewrite_removed(con, train.layout)
         pseudonymise(train, policy, train_day, "evaluation")

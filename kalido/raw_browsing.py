@@ -14,6 +14,7 @@ files without them before the caller commits.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,20 +31,32 @@ def file_path(layout: Layout, partition_date: date, file_id: str) -> Path:
     return layout.raw_browsing / f"dt={partition_date.isoformat()}" / f"{file_id}.parquet"
 
 
-def files(layout: Layout) -> list[Path]:
-    """The schema file, then every browsing file in partition order."""
+def files(layout: Layout, partitions: Iterable[str] | None = None) -> list[Path]:
+    """Every browsing file (or those of some YYYY-MM-DD partitions) in partition order; none:
+    the schema file, so that a reader still finds the (empty) columns. Never the schema file
+    with others: DuckDB estimates a file list's rows from its first file, and an estimate of
+    ~0 made a whole day the build side of a join (an L day ran out of memory)."""
     root = layout.raw_browsing
+    stored = sorted(root.glob("dt=*/*.parquet"))
+    if partitions is not None:
+        wanted = {f"dt={day}" for day in partitions}
+        stored = [path for path in stored if path.parent.name in wanted]
+    if stored:
+        return stored
     schema = root / SCHEMA_FILE
     if not schema.exists():
         root.mkdir(parents=True, exist_ok=True)
         with duckdb.connect() as con:
             write(con, schema, "raw_browsing/schema", {})
-    return [schema, *sorted(root.glob("dt=*/*.parquet"))]
+    return [schema]
 
 
-def open_view(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
-    """(Re)define the temp view raw_browsing over the files as they are now."""
-    run_sql(con, "raw_browsing/view", {"files": [str(path) for path in files(layout)]})
+def open_view(con: duckdb.DuckDBPyConnection, layout: Layout, removable: bool = False) -> None:
+    """(Re)define the temp view raw_browsing over the files as they are now; `removable` for a
+    connection that removes rows (the view then leaves out raw_browsing_removed: an anti-join
+    on every read, which only such a connection pays for)."""
+    sql = "raw_browsing/view_removable" if removable else "raw_browsing/view"
+    run_sql(con, sql, {"files": [str(path) for path in files(layout)]})
 
 
 def write(
@@ -87,7 +100,7 @@ def rewrite_removed(con: duckdb.DuckDBPyConnection, layout: Layout) -> Rewritten
         params = {"source": str(path), "file_id": file_id}
         files_removed += not write(con, path, "raw_browsing/without_removed", params)
     con.execute("delete from raw_browsing_removed")
-    open_view(con, layout)
+    open_view(con, layout, removable=True)
     return Rewritten(
         rows_removed=sum(n for *_, n in hit),
         files_removed=files_removed,

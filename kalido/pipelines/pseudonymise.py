@@ -218,7 +218,7 @@ def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id:
                 "logical_date": logical_date,
                 "cutoff": cutoff,
                 "age_limit": policy.age_limit,
-                "changed_partitions": [date.fromisoformat(day) for day in changed],
+                "changed_files": [str(f) for f in raw_browsing.files(layout, changed)],
             },
         )
         counts = {

@@ -143,7 +143,7 @@ def _purge_restricted(
     summary: dict = {}
     with connect(layout.raw_db, timezone=tz) as con:
         attach(con, archive_path, "archive", read_only=False)
-        raw_browsing.open_view(con, layout)
+        raw_browsing.open_view(con, layout, removable=True)
         run_sql(con, "purge/create_tables")
         suppressed = _suppressed(con, new_identifiers, secret)  # noqa: F841 - read by DuckDB
         con.execute("create or replace temp table suppressed_ids as select * from suppressed")

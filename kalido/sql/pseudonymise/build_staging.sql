@@ -76,7 +76,10 @@ where c.recorded_at < $cutoff and c._partition_date <= $logical_date
 order by subject_pid, purpose, recorded_at;
 
 -- Browsing is the big table: only landing partitions whose raw rows changed since the last run
--- ($changed_partitions, see pseudonymise.py) are pseudonymised again; the rest is reused as is.
+-- ($changed_files: their raw files, see pseudonymise.py) are pseudonymised again; the rest is
+-- reused as is. The files are read directly, not filtered out of the raw_browsing view, so that
+-- DuckDB estimates their rows from their metadata and builds its hash tables on the pseudonym
+-- tables, never on a day of browsing (which ran an L day out of memory).
 create or replace table stg_browsing_changed as
 select
     b._partition_date,
@@ -108,10 +111,9 @@ select
         when b.user_agent is null then 'unknown'
         else 'desktop'
     end as device_class
-from raw_browsing as b
+from read_parquet($changed_files, hive_partitioning = false) as b
 inner join pid_cookie as k on k.raw_id = b.cookie_id
-left join pid_customer as c on c.raw_id = b.customer_id
-where b._partition_date in (select unnest($changed_partitions::date[]));
+left join pid_customer as c on c.raw_id = b.customer_id;
 
 create or replace table stg_orders as
 select
