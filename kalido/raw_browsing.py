@@ -70,7 +70,11 @@ def write(
     (or, when the statement wrote no row and target is not the schema file, remove both)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    written = run_sql(con, sql, {**params, "target": str(tmp)}, identifiers).fetchone()[0]
+    try:
+        written = run_sql(con, sql, {**params, "target": str(tmp)}, identifiers).fetchone()[0]
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if written or target.name == SCHEMA_FILE:
         replace_atomically(tmp, target)
     else:

@@ -252,8 +252,11 @@ def _load_classified(
         "run_id": run_id,
         "partition_date": landing_file.partition_date,
     }
+    run_sql(con, "ingest/quarantine_rows", params)
+    row = run_sql(con, "ingest/count_classified").fetchone()
     if spec.name == "browsing":
-        # Written before the ledger commits; if the commit fails, the rerun overwrites the file.
+        # Outside the transaction, so last: nothing after it can fail and leave the rows of a
+        # file the ledger calls failed. If the ledger's commit fails, the rerun overwrites it.
         target = raw_browsing.file_path(layout, landing_file.partition_date, file_id)
         raw_browsing.write(
             con,
@@ -265,8 +268,6 @@ def _load_classified(
         raw_browsing.open_view(con, layout)
     else:
         run_sql(con, "ingest/load_rows", params, identifiers={"raw_table": spec.raw_table})
-    run_sql(con, "ingest/quarantine_rows", params)
-    row = run_sql(con, "ingest/count_classified").fetchone()
     return dict(zip(ROW_COUNTS, row, strict=True))
 
 

@@ -8,8 +8,6 @@ create temp table if not exists raw_browsing_removed (
 );
 
 create or replace temp view raw_browsing as
-select *
+select b.*
 from read_parquet(getvariable('raw_browsing_files'), hive_partitioning = false) as b
-where not exists (
-    select 1 from raw_browsing_removed as r where r._file_id = b._file_id and r._row = b._row
-);
+anti join raw_browsing_removed as r on r._file_id = b._file_id and r._row = b._row;
