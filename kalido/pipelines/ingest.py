@@ -276,7 +276,8 @@ READ_ERRORS = (duckdb.Error, OSError, ValueError, EOFError, UnicodeDecodeError)
 
 
 def ingest(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
-    """Load every new landing file up to the logical date into restricted/raw.duckdb."""
+    """Load every new landing file up to the logical date into the restricted raw store
+    (restricted/raw.duckdb; browsing into restricted/raw_browsing/)."""
     layout = settings.layout
     files, ignored = discover(layout.landing, logical_date)
     totals: dict = dict.fromkeys(
