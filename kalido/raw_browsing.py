@@ -7,8 +7,8 @@ files that hold an erased person, and retention removes whole files. Parquet has
 a rewritten file holds the kept values only.
 
 Removing rows is two steps: statements insert (_partition_date, _file_id, _row) into the temp
-table raw_browsing_removed, which the view already leaves out, then `rewrite_removed` writes the
-files without them before the caller commits.
+table raw_browsing_removed, which the view of `open_view(..., removable=True)` already leaves out,
+then `rewrite_removed` writes the files without them before the caller commits.
 """
 
 from __future__ import annotations
