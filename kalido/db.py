@@ -153,6 +153,28 @@ def replace_atomically(tmp: Path, final: Path) -> None:
         os.close(dir_fd)
 
 
+def copy_to_file(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    target: Path,
+    params: Mapping[str, Any],
+    identifiers: Mapping[str, str] | None = None,
+) -> int:
+    """Run sql/<sql>.sql, a `COPY (...) TO $target` statement, into a hidden file beside target,
+    then swap it in; the rows written. A COPY statement, not a Python relation: with parameters
+    (con.sql(..., params=...)) the result is held in memory first, then written on one thread
+    (an L browsing partition: 27 s against 11 s)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        written = run_sql(con, sql, {**params, "target": str(tmp)}, identifiers).fetchone()[0]
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    replace_atomically(tmp, target)
+    return written
+
+
 def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, read_only: bool = True) -> None:
     """ATTACH takes no parameters: the path (configuration, never data) is quoted here."""
     if not IDENTIFIER.match(alias):

@@ -13,7 +13,6 @@ then `rewrite_removed` writes the files without them before the caller commits.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -22,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from kalido.config import Layout
-from kalido.db import connect, rebuild_database, replace_atomically, run_sql
+from kalido.db import connect, copy_to_file, rebuild_database, run_sql
 
 SCHEMA_FILE = "_schema.parquet"
 
@@ -66,20 +65,11 @@ def write(
     params: dict,
     identifiers: dict[str, str] | None = None,
 ) -> int:
-    """Run a COPY ... TO $target statement into a hidden file beside target, then swap it in
-    (or, when the statement wrote no row and target is not the schema file, remove both)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        written = run_sql(con, sql, {**params, "target": str(tmp)}, identifiers).fetchone()[0]
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if written or target.name == SCHEMA_FILE:
-        replace_atomically(tmp, target)
-    else:
-        tmp.unlink()
-        target.unlink(missing_ok=True)
+    """copy_to_file; a browsing file left without rows is removed (with its partition folder
+    once empty), the schema file never."""
+    written = copy_to_file(con, sql, target, params, identifiers)
+    if not written and target.name != SCHEMA_FILE:
+        target.unlink()
         if not any(target.parent.iterdir()):
             target.parent.rmdir()
     return written
