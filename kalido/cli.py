@@ -8,6 +8,7 @@ import os
 import secrets
 import sys
 import time
+import traceback
 from datetime import date
 from pathlib import Path
 
@@ -345,6 +346,17 @@ def main(argv: list[str] | None = None) -> int:
         safe_message = getattr(exc, "safe_message", None)  # written to hold no personal data
         if safe_message:
             print(f"kalido: run failed: {safe_message}", file=sys.stderr)
+            return 1
+        own_home = {"import-events": "out", "evaluate": "home"}.get(args.command)
+        if own_home:  # no nightly run records these: keep the traceback in their own zone
+            trace = Layout(getattr(args, own_home)).restricted / "logs"
+            trace.mkdir(parents=True, exist_ok=True)
+            trace = trace / f"{args.command}.traceback.txt"
+            trace.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+            print(
+                f"kalido: {args.command} failed ({type(exc).__name__}); traceback in {trace}",
+                file=sys.stderr,
+            )
             return 1
         print(
             f"kalido: run failed ({type(exc).__name__}); traceback in restricted/logs, "

@@ -32,6 +32,11 @@ class Layout:
         return self.home / "restricted"
 
     @property
+    def spill(self) -> Path:
+        """Where an in-memory DuckDB connection spills: it may attach restricted data."""
+        return self.restricted / "spill"
+
+    @property
     def raw_db(self) -> Path:
         return self.restricted / "raw.duckdb"
 

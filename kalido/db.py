@@ -99,17 +99,22 @@ def _bounded(con: duckdb.DuckDBPyConnection, spill_dir: Path) -> None:
     con.execute("set enable_progress_bar = false")
 
 
-def connect(path: Path | str = ":memory:", timezone: str = "UTC", read_only: bool = False):
+def connect(
+    path: Path | str = ":memory:",
+    timezone: str = "UTC",
+    read_only: bool = False,
+    spill_dir: Path | None = None,
+):
     """A DuckDB connection whose naive timestamps mean local time in `timezone`. A database file
-    spills beside itself; an in-memory connection (which may attach restricted data) spills
-    into the restricted zone."""
+    spills beside itself; an in-memory connection must be told where (the zone of the data it
+    reads, e.g. Layout.spill: it may attach restricted data)."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         spill_dir = _spill_dir(path)
+    elif spill_dir is None:
+        raise ValueError("an in-memory connection needs a spill_dir in its data's zone")
     else:
-        from kalido.config import Layout, default_home
-
-        spill_dir = Layout(default_home()).restricted / "spill"
+        spill_dir.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     _bounded(con, spill_dir)
     con.execute("set TimeZone = $tz", {"tz": timezone})

@@ -86,7 +86,7 @@ def import_events(
     if fmt not in FORMATS:
         raise ImportFormatError(f"unknown format {fmt}; one of {', '.join(FORMATS)}")
     landing = out / "landing"
-    with connect(":memory:", timezone="UTC") as con:
+    with connect(spill_dir=out / "restricted" / "spill") as con:
         run_sql(con, f"importers/{fmt}", {"path": str(path), "start": start, "days": days})
         if categories:
             properties = RETAILROCKET_PROPERTIES.issubset(_header(categories[0])[1])

@@ -300,13 +300,13 @@ def _unchanged(path: Path) -> Rewrite:
     return Rewrite(0, digest.hexdigest(), path.stat().st_size)
 
 
-def rewrite_feed_dir(feed_dir: Path, needles: Needles) -> int:
+def rewrite_feed_dir(feed_dir: Path, needles: Needles, spill_dir: Path) -> int:
     """Drop the needles' rows from one email feed; its manifest follows. Returns rows removed."""
     csv_path, manifest_path = feed_dir / "recommendations.csv", feed_dir / "manifest.json"
     customers = sorted(needles.of(IDENTIFIER_FIELDS["feed"]["customer_id"]))
     if not csv_path.exists() or not customers:
         return 0
-    with connect() as con:
+    with connect(spill_dir=spill_dir) as con:
         run_sql(con, "purge/feed_without", {"path": str(csv_path), "customer_ids": customers})
         removed, rows, recipients = con.execute(
             "select count(*) filter (where _erased), count(*) filter (where not _erased),"

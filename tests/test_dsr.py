@@ -114,7 +114,7 @@ def files_outside_archive(home):
 def duckdb_values_containing(path, needles: list[bytes]) -> list[str]:
     """Values of any text column holding a needle (DuckDB compresses strings, so bytes hide)."""
     found = []
-    with connect(":memory:") as con:
+    with connect(spill_dir=path.parent / ".scan.spill") as con:
         attach(con, path, "scanned")
         columns = con.execute(
             "select table_name, column_name from information_schema.columns"

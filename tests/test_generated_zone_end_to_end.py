@@ -86,7 +86,7 @@ def card_numbers_in(path) -> list[str]:
         text = path.read_bytes().decode("utf-8", errors="replace")
         return [m.group(0) for m in CARD_CANDIDATE.finditer(text) if luhn_valid(digits(m))]
     found = []
-    with connect(":memory:") as con:
+    with connect(spill_dir=path.parent / ".scan.spill") as con:
         attach(con, path, "scanned")
         columns = con.execute(
             "select table_name, column_name from information_schema.columns"

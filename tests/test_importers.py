@@ -300,3 +300,21 @@ def test_an_unknown_header_is_refused_with_exit_status_2(tmp_path):
         detect_format(source)
     result = kalido("import-events", str(source), "--out", str(tmp_path / "z"), check=False)
     assert result.returncode == 2 and "unrecognised events file" in result.stderr
+
+
+def test_a_failed_import_keeps_its_traceback_in_its_own_zone(tmp_path):
+    source = write_csv(tmp_path / "events.csv", RETAILROCKET)
+    out = tmp_path / "zone"
+    one_column = write_csv(tmp_path / "categories.csv", [("item",), ("100",)])
+    result = kalido(
+        "import-events",
+        str(source),
+        "--out",
+        str(out),
+        "--categories",
+        str(one_column),
+        check=False,
+    )
+    trace = out / "restricted" / "logs" / "import-events.traceback.txt"
+    assert result.returncode == 1 and str(trace) in result.stderr
+    assert "Traceback" in trace.read_text()

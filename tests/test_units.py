@@ -58,6 +58,20 @@ def test_the_logical_day_ends_at_local_midnight():
     assert day_end_utc(date(2026, 7, 1), "Europe/Paris") == datetime(2026, 7, 1, 22)
 
 
+def test_a_connection_spills_only_where_it_is_told(tmp_path):
+    # DuckDB creates its spill directory on the first spill: an in-memory connection that fell
+    # back to a default home failed only on large inputs, and then outside the data's zone.
+    with pytest.raises(ValueError, match="spill_dir"):
+        connect()
+    spill = tmp_path / "zone" / "restricted" / "spill"
+    with connect(spill_dir=spill) as con:
+        assert con.execute("select current_setting('temp_directory')").fetchone() == (str(spill),)
+    assert spill.parent.is_dir()
+    with connect(tmp_path / "work" / "a.duckdb") as con:
+        setting = con.execute("select current_setting('temp_directory')").fetchone()[0]
+    assert setting == str(tmp_path / "work" / "a.duckdb.spill")
+
+
 def test_the_shipped_policy_loads():
     policy = load_policy()
     assert policy.age_limit == 18 and policy.profiling.max_recent_views_per_user == 200

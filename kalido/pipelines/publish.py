@@ -129,7 +129,7 @@ def _write_feed(settings: Settings, policy: Policy, logical_date: date, run_id: 
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     csv_path = staging / "recommendations.csv"
-    with connect(":memory:") as con:
+    with connect(spill_dir=layout.spill) as con:
         attach_work(con, layout)
         attach(con, layout.raw_db, "raw")
         run_sql(con, "publish/email_feed", {"key_version": settings.key_version})

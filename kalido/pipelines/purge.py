@@ -378,7 +378,7 @@ def _purge_files(
                 shutil.rmtree(feed_dir)
                 report.add("email_feeds", files_removed=1)
             else:
-                removed = rewrite_feed_dir(feed_dir, feed_needles)
+                removed = rewrite_feed_dir(feed_dir, feed_needles, layout.spill)
                 report.add("email_feeds", rows_removed=removed, files_rewritten=int(bool(removed)))
         complete = sorted(p.name.removeprefix("dt=") for p in feed_root.glob("dt=*"))
         latest = feed_root / "LATEST"

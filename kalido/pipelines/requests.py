@@ -121,7 +121,7 @@ def answer_access_requests(
     layout = settings.layout
     out = layout.home / "exports" / "subject_access"
     written = 0
-    with connect(":memory:", timezone=policy.business_timezone) as con:
+    with connect(timezone=policy.business_timezone, spill_dir=layout.spill) as con:
         attach(con, layout.raw_db, "raw", read_only=False)
         raw_browsing.open_view(con, layout)
         attach_work(con, layout)

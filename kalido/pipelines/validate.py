@@ -171,7 +171,7 @@ def _batches(
     layout = settings.layout
     max_rows = qsettings.max_rows_per_batch
     batches: dict = {}
-    with connect(":memory:", timezone="UTC") as con:
+    with connect(spill_dir=layout.spill) as con:
         attach(con, layout.raw_db, "raw")
         raw_browsing.open_view(con, layout)
         attach_work(con, layout)
