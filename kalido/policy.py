@@ -57,6 +57,7 @@ class RecommenderTuning:
     repeat_weight: float
     profile_weight: float
     diversity_decay: float
+    diversity_max_share: float
     category_prior: float
 
     def __post_init__(self) -> None:
@@ -68,6 +69,8 @@ class RecommenderTuning:
             raise ConfigError("policy: profiling.recommender windows must be at least 1")
         if not 0 < self.diversity_decay <= 1:
             raise ConfigError("policy: profiling.recommender.diversity_decay must be in (0, 1]")
+        if self.diversity_max_share > 1:
+            raise ConfigError("policy: profiling.recommender.diversity_max_share must be in [0, 1]")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class RecParams:
     repeat_weight: float = 0.5  # a product the user viewed, not bought, may come back
     profile_weight: float = 1.0  # the category model's weight against the item model's
     diversity_decay: float = 0.85  # each further product of one category in a list counts less
+    diversity_max_share: float = 0.0  # ... once past its share of the user's interest, capped
     category_prior: float = 20.0  # pseudo-counts spread over the category in similar lists
 
 
@@ -142,7 +143,13 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     keep = np.r_[True, (group[1:] != group[:-1]) | (item[1:] != item[:-1])][: len(item)]
     item, group, user, weight = item[keep], group[keep], user[keep], weight[keep]
     shape = (n_items, n_users)
-    keys, pair_weights = _window_pairs(item, group, user, weight, params.session_window, shape)
+    audience, people = _audience(events, params)
+    # A pair can reach k users only if both of its products have k users: the others' pairs are
+    # never formed (on a sparse log, most of them).
+    can_pair = people >= params.min_users
+    keys, pair_weights = _window_pairs(
+        item, group, user, weight, params.session_window, shape, can_pair
+    )
     if params.cross_session_weight > 0:
         # The same person's products in different sessions (days apart, say) are related too,
         # more weakly: counted by the person, they bring pairs over the k threshold on thin logs.
@@ -154,15 +161,18 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
             weight[order],
             params.session_window,
             shape,
+            can_pair,
             skip_same=group[order],
             scale=params.cross_session_weight,
         )
         keys, pair_weights = keys + across[0], pair_weights + across[1]
         del order, across
-    # Pair keys below and above a pivot are disjoint sets of pairs: two halves, reduced on two
-    # cores (numpy's sorts release the GIL) and joined in key order, give the one-pass result.
+    # Keys below and above a pivot on a pair's boundary are disjoint sets of pairs: two halves,
+    # reduced on two cores (numpy's sorts release the GIL) and joined in key order, give the
+    # one-pass result. (A pivot inside a pair's run of users split its support in two.)
     sample = np.concatenate([k[::101] for k in keys]) if keys else np.zeros(0, np.int64)
     pivot = np.partition(sample, len(sample) // 2)[len(sample) // 2] if len(sample) else 0
+    pivot -= pivot % n_users
     del sample
     halves = (([], []), ([], []))
     while keys:  # piece by piece, so that only one piece is held twice
@@ -181,7 +191,6 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     del parts
     lo, hi = (pair // n_items).astype(np.int32), (pair % n_items).astype(np.int32)
     del pair
-    audience = _audience(events, params)
     src, dst = np.r_[lo, hi], np.r_[hi, lo]
     count = np.r_[total, total]
     del lo, hi, total
@@ -265,13 +274,15 @@ def _supported_pairs(keys, pair_weights, n_users: int, min_users: int):
     return pair[pair_starts][supported], total[supported]
 
 
-def _window_pairs(item, group, user, weight, window, shape, skip_same=None, scale=1.0):
+def _window_pairs(item, group, user, weight, window, shape, can_pair, skip_same=None, scale=1.0):
     """Lists of (pair-and-user keys, weights) of the products at most `window` steps apart in a
-    group; with `skip_same`, only the pairs whose two events differ there (another session)."""
+    group, both products `can_pair`; with `skip_same`, only the pairs whose two events differ
+    there (another session)."""
     n_items, n_users = shape
     keys, weights = [], []
+    pairable = can_pair[item]
     for step in range(1, window + 1):
-        same = group[step:] == group[:-step]
+        same = (group[step:] == group[:-step]) & pairable[step:] & pairable[:-step]
         if skip_same is not None:
             same &= skip_same[step:] != skip_same[:-step]
         first = np.flatnonzero(same)
@@ -298,15 +309,18 @@ def _two_hop(src, dst, count, n_items: int, params: RecParams):
     return hops.row.astype(np.int32), hops.col.astype(np.int32), hops.data
 
 
-def _audience(events: Interactions, params: RecParams) -> np.ndarray:
-    """Popularity in people: per product, each user counts at most once, less when long ago."""
+def _audience(events: Interactions, params: RecParams) -> tuple[np.ndarray, np.ndarray]:
+    """Per product: popularity in people (each user counts at most once, less when long ago),
+    and the number of distinct users."""
     per_user = sp.csr_matrix(
         (np.exp2(-events.age_days / params.half_life_days), (events.item, events.user)),
         shape=(events.n_items, max(events.n_users, 1)),
     )
     per_user.sum_duplicates()
-    rows = np.repeat(np.arange(events.n_items), np.diff(per_user.indptr))
-    return np.bincount(rows, weights=np.minimum(per_user.data, 1.0), minlength=events.n_items)
+    people = np.diff(per_user.indptr)
+    rows = np.repeat(np.arange(events.n_items), people)
+    audience = np.bincount(rows, weights=np.minimum(per_user.data, 1.0), minlength=events.n_items)
+    return audience, people
 
 
 def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -531,7 +545,17 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     # user's ranking counts decay^n.
     items, values = _padded(_top_k_entries(scores, 3 * per_user), -np.inf)
     categories = np.where(items >= 0, cat_of[np.maximum(items, 0)], n_cats)
-    values = values * np.power(params.diversity_decay, _nth_in_category(items, values, categories))
+    # Calibrated to the user: a category's quota is its share of the user's interest (at most
+    # diversity_max_share) of the list, at least one product; past it, each further product of
+    # the category counts decay^n. One-category shoppers keep most of their list in it, the
+    # others get lists in proportion to their interests.
+    interest = profile[users]
+    interest_total = np.asarray(interest.sum(axis=1)).ravel()
+    interest = (sp.diags(1.0 / np.maximum(interest_total, 1e-300)) @ interest).tocsr()
+    share = _lookup(interest, np.where(items >= 0, categories, -1))
+    quota = np.maximum(np.ceil(per_user * np.minimum(share, params.diversity_max_share)), 1)
+    beyond = np.maximum(_nth_in_category(items, values, categories) + 1 - quota, 0)
+    values = values * np.power(params.diversity_decay, beyond)
     items, values = _sorted_rows(items, values)
     items, values = items[:, :per_user], values[:, :per_user]
     reasons = _reasons(block, similar, items, params.repeat_weight)

@@ -76,6 +76,20 @@ def test_a_pair_needs_k_distinct_users_and_repeat_sessions_of_one_user_do_not_co
     assert row_of(at_4, 2) != row_of(apart, 2)
 
 
+def test_a_pair_keeps_all_its_users_when_the_work_is_split_in_two():
+    # Seven users co-view (0, 1); user 3's session comes first, so the first sampled key (the
+    # pivot that splits the work across two cores) is user 3's key of that pair. Split there,
+    # 3 and 4 users each fell below k = 5 and the pair was lost.
+    order = [3, 0, 1, 2, 4, 5, 6]
+    rows = []
+    for group, user in enumerate(order):
+        rows += [(user, 0, 1.0, rec.VIEW, group), (user, 1, 1.0, rec.VIEW, group)]
+    sim = rec.similarity(interactions(rows, 7, 3), catalogue(3), rec.RecParams(min_users=5))
+    apart = rec.similarity(co_views_apart([[(0, 1)]] * 7, 3), catalogue(3), rec.RecParams())
+    assert row_of(sim, 0) != row_of(apart, 0)
+    assert row_of(sim, 0)[0][0] == 1 and row_of(sim, 0)[1][0] > row_of(apart, 0)[1][0]
+
+
 def test_never_self_similar_and_only_in_stock_targets():
     users = [[(0, 1), (0, 2), (0, 0), (1, 2)] for _ in range(6)]
     sim = rec.similarity(co_views(users, 3), catalogue(3, out_of_stock=[2]), rec.RecParams())
@@ -178,6 +192,31 @@ def test_diversity_decay_moves_a_second_category_up():
     diverse, _ = by_user(recommend(rows, 6, 8, cats=cats, diversity_decay=0.3, per_user=4), 5)
     assert {cats[i] for i in plain} == {0}
     assert 1 in {cats[i] for i in diverse}
+    # Calibrated: user 5 has looked at category 0 only, so category 0 may fill the share of the
+    # list diversity_max_share allows (4 of 4, or 2 of 4) before the penalty starts.
+    whole = dict(cats=cats, diversity_decay=0.3, per_user=4, diversity_max_share=1.0)
+    half = dict(whole, diversity_max_share=0.5)
+    assert by_user(recommend(rows, 6, 8, **whole), 5)[0] == plain
+    assert 1 in {cats[i] for i in by_user(recommend(rows, 6, 8, **half), 5)[0]}
+
+
+def test_a_user_with_two_interests_gets_a_list_in_proportion():
+    # Products 0-9 in category 0, 10-19 in category 1; five users co-view within each category,
+    # category 0's pairs more often (stronger). User 5 looks at 0 and 10 alike.
+    cats = [0] * 10 + [1] * 10
+    rows, group = [], 0
+    for u in range(5):
+        for first in (0, 10):
+            for b in range(first + 1, first + 10):
+                for _ in range(3 if first == 0 else 1):
+                    group += 1
+                    rows += [(u, first, 1.0, rec.VIEW, group), (u, b, 1.0, rec.VIEW, group)]
+    rows += [(5, 0, 0.1, rec.VIEW, 999), (5, 10, 0.1, rec.VIEW, 1000)]
+    calibrated = dict(cats=cats, per_user=6, diversity_decay=0.5, diversity_max_share=0.75)
+    items, _ = by_user(recommend(rows, 6, 20, **calibrated), 5)
+    assert sorted(cats[i] for i in items) == [0, 0, 0, 1, 1, 1]
+    items, _ = by_user(recommend(rows, 6, 20, **dict(calibrated, diversity_decay=1.0)), 5)
+    assert sorted(cats[i] for i in items) != [0, 0, 0, 1, 1, 1]
 
 
 def test_personal_metrics_match_a_hand_computed_case():
