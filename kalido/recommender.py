@@ -172,7 +172,7 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     # one-pass result. (A pivot inside a pair's run of users split its support in two.)
     sample = np.concatenate([k[::101] for k in keys]) if keys else np.zeros(0, np.int64)
     pivot = np.partition(sample, len(sample) // 2)[len(sample) // 2] if len(sample) else 0
-    pivot -= pivot % n_users
+    pivot -= pivot % max(n_users, 1)
     del sample
     halves = (([], []), ([], []))
     while keys:  # piece by piece, so that only one piece is held twice

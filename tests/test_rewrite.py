@@ -105,7 +105,7 @@ def test_feed_rewrite_keeps_the_other_rows_byte_for_byte(tmp_path):
         )
     original = csv_path.read_bytes().splitlines(keepends=True)
     (feed_dir / "manifest.json").write_text(json.dumps({"rows": 4, "recipients": 2}))
-    assert rewrite_feed_dir(feed_dir, NEEDLES) == 2
+    assert rewrite_feed_dir(feed_dir, NEEDLES, tmp_path / "spill") == 2
     assert csv_path.read_bytes().splitlines(keepends=True) == [
         original[0],
         original[1],
@@ -114,5 +114,5 @@ def test_feed_rewrite_keeps_the_other_rows_byte_for_byte(tmp_path):
     manifest = json.loads((feed_dir / "manifest.json").read_text())
     assert (manifest["rows"], manifest["recipients"]) == (2, 1)
     # Nobody left: the header stays, the email platform reads an empty day as empty.
-    rewrite_feed_dir(feed_dir, Needles({"customer": frozenset({"c_keep"})}))
+    rewrite_feed_dir(feed_dir, Needles({"customer": frozenset({"c_keep"})}), tmp_path / "spill")
     assert csv_path.read_bytes().splitlines(keepends=True) == [original[0]]
