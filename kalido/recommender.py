@@ -40,7 +40,8 @@ class RecParams:
     repeat_weight: float = 0.5  # a product the user viewed, not bought, may come back
     profile_weight: float = 1.0  # the category model's weight against the item model's
     diversity_decay: float = 0.85  # each further product of one category in a list counts less
-    diversity_max_share: float = 0.0  # ... once past its share of the user's interest, capped
+    diversity_max_share: float = 0.0  # a category's free share of a list: the user's interest
+    # in it, at most this (0: the penalty starts at every category's second product)
     category_prior: float = 20.0  # pseudo-counts spread over the category in similar lists
 
 
@@ -534,24 +535,23 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     scores = (
         sp.diags(1.0 / np.maximum(seed_total, 1e-300)) @ (block @ similar + repeat[users])
     ).tocsr()
-    category_model, top_category = _category_model(profile[users], fallback)
+    # The user's interest: each category's share of their recency-weighted signal.
+    interest = profile[users]
+    interest_total = np.asarray(interest.sum(axis=1)).ravel()
+    interest = (sp.diags(1.0 / np.maximum(interest_total, 1e-300)) @ interest).tocsr()
+    category_model, top_category = _category_model(interest, fallback)
     scores = scores + params.profile_weight * category_model
     del category_model
     scores.sum_duplicates()
     scores = scores - scores.multiply(excluded[users])
     scores.eliminate_zeros()
     scores.sort_indices()
-    # Candidates: the best 3 × per_user, ordered; then the n-th product of a category in a
-    # user's ranking counts decay^n.
+    # Candidates: the best 3 × per_user. Diversity calibrated to the user: a category's quota
+    # is its interest share (at most diversity_max_share) of the list, at least one product;
+    # past it, the n-th further product of the category counts decay^n. A one-category shopper
+    # keeps most of the list in it, others get lists in proportion to their interests.
     items, values = _padded(_top_k_entries(scores, 3 * per_user), -np.inf)
     categories = np.where(items >= 0, cat_of[np.maximum(items, 0)], n_cats)
-    # Calibrated to the user: a category's quota is its share of the user's interest (at most
-    # diversity_max_share) of the list, at least one product; past it, each further product of
-    # the category counts decay^n. One-category shoppers keep most of their list in it, the
-    # others get lists in proportion to their interests.
-    interest = profile[users]
-    interest_total = np.asarray(interest.sum(axis=1)).ravel()
-    interest = (sp.diags(1.0 / np.maximum(interest_total, 1e-300)) @ interest).tocsr()
     share = _lookup(interest, np.where(items >= 0, categories, -1))
     quota = np.maximum(np.ceil(per_user * np.minimum(share, params.diversity_max_share)), 1)
     beyond = np.maximum(_nth_in_category(items, values, categories) + 1 - quota, 0)
@@ -572,16 +572,16 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     return user[valid], items[valid], values[valid], rank[valid], reasons[valid]
 
 
-def _category_model(profile: sp.csr_matrix, fallback: Fallback):
-    """(users × products: Σ over the user's top categories of affinity share × product share,
+def _category_model(interest: sp.csr_matrix, fallback: Fallback):
+    """(users × products: Σ over the user's top categories of interest share × product share,
     each user's top category or -1)."""
-    n = profile.shape[0]
-    rows = np.repeat(np.arange(n), np.diff(profile.indptr))
-    best = _top_per_row(rows, profile.data, profile.indices, TOP_CATEGORIES)
-    rows, cats = rows[best], profile.indices[best].astype(np.int64)
+    n = interest.shape[0]
+    rows = np.repeat(np.arange(n), np.diff(interest.indptr))
+    best = _top_per_row(rows, interest.data, interest.indices, TOP_CATEGORIES)
+    rows, cats = rows[best], interest.indices[best].astype(np.int64)
     top_category = np.full(n, -1, dtype=np.int64)
     top_category[rows[::-1]] = cats[::-1]  # the first (best) of each row is written last
-    weight = profile.data[best] / np.maximum(np.asarray(profile.sum(axis=1)).ravel()[rows], 1e-300)
+    weight = interest.data[best]
     lists = fallback.cat_lists
     owner, slot = np.nonzero(lists[cats] >= 0)
     items = lists[cats[owner], slot]
