@@ -144,13 +144,7 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     keep = np.r_[True, (group[1:] != group[:-1]) | (item[1:] != item[:-1])][: len(item)]
     item, group, user, weight = item[keep], group[keep], user[keep], weight[keep]
     shape = (n_items, n_users)
-    audience, people = _audience(events, params)
-    # A pair can reach k users only if both of its products have k users: the others' pairs are
-    # never formed (on a sparse log, most of them).
-    can_pair = people >= params.min_users
-    keys, pair_weights = _window_pairs(
-        item, group, user, weight, params.session_window, shape, can_pair
-    )
+    keys, pair_weights = _window_pairs(item, group, user, weight, params.session_window, shape)
     if params.cross_session_weight > 0:
         # The same person's products in different sessions (days apart, say) are related too,
         # more weakly: counted by the person, they bring pairs over the k threshold on thin logs.
@@ -162,7 +156,6 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
             weight[order],
             params.session_window,
             shape,
-            can_pair,
             skip_same=group[order],
             scale=params.cross_session_weight,
         )
@@ -192,6 +185,7 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     del parts
     lo, hi = (pair // n_items).astype(np.int32), (pair % n_items).astype(np.int32)
     del pair
+    audience = _audience(events, params)
     src, dst = np.r_[lo, hi], np.r_[hi, lo]
     count = np.r_[total, total]
     del lo, hi, total
@@ -275,15 +269,13 @@ def _supported_pairs(keys, pair_weights, n_users: int, min_users: int):
     return pair[pair_starts][supported], total[supported]
 
 
-def _window_pairs(item, group, user, weight, window, shape, can_pair, skip_same=None, scale=1.0):
+def _window_pairs(item, group, user, weight, window, shape, skip_same=None, scale=1.0):
     """Lists of (pair-and-user keys, weights) of the products at most `window` steps apart in a
-    group, both products `can_pair`; with `skip_same`, only the pairs whose two events differ
-    there (another session)."""
+    group; with `skip_same`, only the pairs whose two events differ there (another session)."""
     n_items, n_users = shape
     keys, weights = [], []
-    pairable = can_pair[item]
     for step in range(1, window + 1):
-        same = (group[step:] == group[:-step]) & pairable[step:] & pairable[:-step]
+        same = group[step:] == group[:-step]
         if skip_same is not None:
             same &= skip_same[step:] != skip_same[:-step]
         first = np.flatnonzero(same)
@@ -310,18 +302,15 @@ def _two_hop(src, dst, count, n_items: int, params: RecParams):
     return hops.row.astype(np.int32), hops.col.astype(np.int32), hops.data
 
 
-def _audience(events: Interactions, params: RecParams) -> tuple[np.ndarray, np.ndarray]:
-    """Per product: popularity in people (each user counts at most once, less when long ago),
-    and the number of distinct users."""
+def _audience(events: Interactions, params: RecParams) -> np.ndarray:
+    """Popularity in people: per product, each user counts at most once, less when long ago."""
     per_user = sp.csr_matrix(
         (np.exp2(-events.age_days / params.half_life_days), (events.item, events.user)),
         shape=(events.n_items, max(events.n_users, 1)),
     )
     per_user.sum_duplicates()
-    people = np.diff(per_user.indptr)
-    rows = np.repeat(np.arange(events.n_items), people)
-    audience = np.bincount(rows, weights=np.minimum(per_user.data, 1.0), minlength=events.n_items)
-    return audience, people
+    rows = np.repeat(np.arange(events.n_items), np.diff(per_user.indptr))
+    return np.bincount(rows, weights=np.minimum(per_user.data, 1.0), minlength=events.n_items)
 
 
 def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
