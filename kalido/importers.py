@@ -89,7 +89,13 @@ def import_events(
     with connect(spill_dir=out / "restricted" / "spill") as con:
         run_sql(con, f"importers/{fmt}", {"path": str(path), "start": start, "days": days})
         if categories:
-            properties = RETAILROCKET_PROPERTIES.issubset(_header(categories[0])[1])
+            columns = _header(categories[0])[1]
+            properties = RETAILROCKET_PROPERTIES.issubset(columns)
+            if not properties and len(columns) < 2:
+                raise ImportFormatError(
+                    f"--categories {categories[0].name}: expected an item → category map "
+                    "(two columns) or RetailRocket item_properties files"
+                )
             run_sql(
                 con,
                 "importers/retailrocket_properties" if properties else "importers/categories",

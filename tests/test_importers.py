@@ -305,16 +305,31 @@ def test_an_unknown_header_is_refused_with_exit_status_2(tmp_path):
 def test_a_failed_import_keeps_its_traceback_in_its_own_zone(tmp_path):
     source = write_csv(tmp_path / "events.csv", RETAILROCKET)
     out = tmp_path / "zone"
+    # A header of two columns over binary garbage: DuckDB finds no second column to read.
+    broken = tmp_path / "categories.csv"
+    broken.write_bytes(b'\x00\x01\x02garbage;;;\n"unterminated\n')
+    result = kalido(
+        "import-events", str(source), "--out", str(out), "--categories", str(broken), check=False
+    )
+    trace = out / "restricted" / "logs" / "import-events.traceback.txt"
+    assert result.returncode == 1 and str(trace) in result.stderr
+    assert "Traceback" in trace.read_text()
+
+
+def test_a_one_column_category_map_is_refused_in_one_line(tmp_path):
+    source = write_csv(tmp_path / "events.csv", RETAILROCKET)
     one_column = write_csv(tmp_path / "categories.csv", [("item",), ("100",)])
     result = kalido(
         "import-events",
         str(source),
         "--out",
-        str(out),
+        str(tmp_path / "z"),
         "--categories",
         str(one_column),
         check=False,
     )
-    trace = out / "restricted" / "logs" / "import-events.traceback.txt"
-    assert result.returncode == 1 and str(trace) in result.stderr
-    assert "Traceback" in trace.read_text()
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "kalido: import-events: --categories categories.csv: expected an item → category map "
+        "(two columns) or RetailRocket item_properties files"
+    ]
