@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+import pyarrow.csv as pcsv
+
+from kalido import synthetic_retailrocket
 from kalido.evaluation import locked
 from tests.conftest import kalido
 
@@ -20,3 +25,35 @@ def test_a_second_evaluation_of_the_same_home_stops_with_a_clear_error(tmp_path)
     assert (work / "in-use").exists()  # the running evaluation's stores were left alone
     with locked(tmp_path / "evaluation"):  # released with its holder
         pass
+
+
+def test_an_imported_log_is_evaluated_against_every_baseline(tmp_path):
+    # The README's RetailRocket-scale route, small: synthetic log → import-events → evaluate.
+    table = synthetic_retailrocket.generate(visitors=10_000, products=500, groups=20)
+    source = tmp_path / "events.csv"
+    pcsv.write_csv(table, source, pcsv.WriteOptions(quoting_style="none"))
+    home = tmp_path / "zone"
+    kalido("import-events", str(source), "--out", str(home))
+    result = kalido("evaluate", "--home", str(home), "--split-date", "2015-09-04", "--horizon", "7")
+    report = json.loads((home / "evaluation" / "report.json").read_text())
+    methods = {row["method"]: row for row in report["methods"]}
+    assert set(methods) == {
+        "kalido",
+        "kalido_k1_diagnostic",
+        "popular",
+        "recent_popular_7d",
+        "category_popular",
+        "sar_jaccard",
+        "implicit_cosine",
+        "implicit_bm25",
+    }
+    assert report["data"]["eval_users"] > 50 and report["data"]["next_item_pairs"] > 50
+    for row in methods.values():
+        for task in ("personal", "similar"):
+            assert all(0 <= v <= 1 for k, v in row[task].items() if k not in ("users", "pairs"))
+    # Behaviour beats popularity on a log where visitors keep to groups of related products.
+    assert methods["kalido"]["personal"]["hr"] > methods["popular"]["personal"]["hr"]
+    assert methods["kalido"]["similar"]["hr"] > methods["popular"]["similar"]["hr"]
+    assert methods["kalido"]["full_lists"] == 1.0
+    assert "| kalido |" in result.stdout and "| implicit_bm25 |" in result.stdout
+    assert not (home / "evaluation" / ".work").exists()  # the throwaway stores are gone
