@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from kalido import synthetic_retailrocket
@@ -48,6 +50,12 @@ def test_an_imported_log_is_evaluated_against_every_baseline(tmp_path):
         "implicit_bm25",
     }
     assert report["data"]["eval_users"] > 50 and report["data"]["next_item_pairs"] > 50
+    # No leakage: training holds exactly the log's events before the split, which is local
+    # midnight in the business time zone (Europe/Paris, 2015-09-03T22:00Z), not UTC's.
+    split_ms = int(datetime(2015, 9, 3, 22, tzinfo=UTC).timestamp() * 1000)
+    before = pc.sum(pc.less(table["timestamp"], split_ms)).as_py()
+    assert report["data"]["split"] == "2015-09-03T22:00:00Z"
+    assert report["data"]["train_interactions"] == before
     for row in methods.values():
         for task in ("personal", "similar"):
             assert all(0 <= v <= 1 for k, v in row[task].items() if k not in ("users", "pairs"))
