@@ -8,7 +8,6 @@ import os
 import secrets
 import sys
 import time
-import traceback
 from datetime import date
 from pathlib import Path
 
@@ -349,10 +348,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         own_home = {"import-events": "out", "evaluate": "home"}.get(args.command)
         if own_home:  # no nightly run records these: keep the traceback in their own zone
-            trace = Layout(getattr(args, own_home)).restricted / "logs"
-            trace.mkdir(parents=True, exist_ok=True)
-            trace = trace / f"{args.command}.traceback.txt"
-            trace.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+            from kalido.pipelines.runs import keep_traceback
+
+            trace = keep_traceback(Layout(getattr(args, own_home)), args.command, exc)
             print(
                 f"kalido: {args.command} failed ({type(exc).__name__}); traceback in {trace}",
                 file=sys.stderr,

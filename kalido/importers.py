@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from kalido.config import Layout
 from kalido.db import connect, run_sql
 
 # Header columns (lower case) that identify each format; `sequences` has no header.
@@ -86,7 +87,7 @@ def import_events(
     if fmt not in FORMATS:
         raise ImportFormatError(f"unknown format {fmt}; one of {', '.join(FORMATS)}")
     landing = out / "landing"
-    with connect(spill_dir=out / "restricted" / "spill") as con:
+    with connect(spill_dir=Layout(out).spill) as con:
         run_sql(con, f"importers/{fmt}", {"path": str(path), "start": start, "days": days})
         if categories:
             columns = _header(categories[0])[1]

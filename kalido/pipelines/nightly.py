@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from collections.abc import Callable
 from datetime import date
 
@@ -108,12 +107,7 @@ def record_failure(logical_date: date, run_id: str, stage: str, exc: BaseExcepti
     if isinstance(exc, ConfigError):
         return  # a configuration error writes nothing, not even a run record
     layout = Layout(default_home())
-    # The full traceback can quote data, so it goes to the restricted zone only.
-    trace_dir = layout.restricted / "logs"
-    trace_dir.mkdir(parents=True, exist_ok=True)
-    (trace_dir / f"{runs.file_stem(run_id)}.traceback.txt").write_text(
-        "".join(traceback.format_exception(exc)), encoding="utf-8"
-    )
+    runs.keep_traceback(layout, run_id, exc)
     detail = getattr(exc, "safe_message", None) or type(exc).__name__
     runs.finish_run(layout, run_id, logical_date, "failed", f"{stage}: {detail}")
 

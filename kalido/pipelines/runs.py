@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import re
+import traceback
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,6 +21,16 @@ def new_run_id(logical_date: date) -> str:
 
 def file_stem(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]", "_", run_id)
+
+
+def keep_traceback(layout: Layout, stem: str, exc: BaseException) -> Path:
+    """The full traceback in restricted/logs/<stem>.traceback.txt: it can quote data, so it
+    goes to the restricted zone only."""
+    trace_dir = layout.restricted / "logs"
+    trace_dir.mkdir(parents=True, exist_ok=True)
+    path = trace_dir / f"{file_stem(stem)}.traceback.txt"
+    path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    return path
 
 
 def _path(layout: Layout, run_id: str) -> Path:
