@@ -502,12 +502,13 @@ def recommend(
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         parts = list(pool.map(score, range(0, n_users, USER_CHUNK)))
     u, i, s, rank, r = (np.concatenate(columns) for columns in zip(*parts, strict=True))
+    del parts
     return Recommendations(
-        user=u.astype(np.int32),
-        item=i.astype(np.int32),
+        user=u,
+        item=i,
         score=s,
-        rank=rank.astype(np.int32),
-        reason_item=r.astype(np.int32),
+        rank=rank,
+        reason_item=r,
         reason_category=cat_of[i].astype(np.int32),
     )
 
@@ -558,7 +559,10 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     valid = items >= 0
     rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
     user = np.broadcast_to(np.arange(first, users.stop)[:, None], items.shape)
-    return user[valid], items[valid], values[valid], rank[valid], reasons[valid]
+    # int32 before the slices are gathered: at L the flat rows are 20M long.
+    flat = (user[valid], items[valid], rank[valid], reasons[valid])
+    user, items, rank, reasons = (column.astype(np.int32) for column in flat)
+    return user, items, values[valid], rank, reasons
 
 
 def _category_model(interest: sp.csr_matrix, fallback: Fallback):

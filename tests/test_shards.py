@@ -5,14 +5,17 @@ from __future__ import annotations
 import fnmatch
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from kalido import features
 from kalido.airflow_local import _overlaps
 from kalido.config import Layout
 from kalido.generate import generate_landing
+from kalido.pipelines.nightly import preflight
 from kalido.policy import load_policy
 from kalido.pseudonyms import pseudonym
 from kalido.shards import Shard, shard_of
@@ -94,6 +97,23 @@ def test_each_shard_holds_only_its_own_users(homes):
     gate = record["stages"]["gate"]
     assert set(gate["shards"]) == {"0-of-3", "1-of-3", "2-of-3"}
     assert gate["may_profile"] == sum(s["may_profile"] for s in gate["shards"].values())
+
+
+@pytest.mark.slow
+def test_recommendations_written_slice_by_slice_are_one_sorted_table(homes, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    shutil.copytree(homes[1], home)
+    work = home / "work/pipeline.duckdb"
+    written_whole = query(work, "select * from feat_recommendations")
+    monkeypatch.setenv("KALIDO_HOME", str(home))
+    monkeypatch.setenv("KALIDO_PSEUDONYM_KEY", KEY)
+    monkeypatch.setattr(features, "OUTPUT_SLICE_ROWS", 7)
+    settings, policy = preflight()
+    features.recommend(settings, policy, date.fromisoformat(DATE), "slices")
+    written_in_slices = query(work, "select * from feat_recommendations")
+    assert len(written_whole) > 100 * 7
+    assert written_in_slices == written_whole
+    assert written_in_slices == sorted(written_in_slices, key=lambda row: row[:2])
 
 
 def test_a_pseudonym_falls_in_the_shard_whose_range_holds_it():

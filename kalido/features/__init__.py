@@ -40,6 +40,9 @@ TABLES = ("views_recent", "interest_profiles", "interest_brands")
 # Global: the similarity needs every user's co-views; audience_daily is an aggregate.
 SQL_AFTER = ("audience_daily",)
 GLOBAL_TABLES = ("product_similarity", "audience_daily")
+# Recommendation rows named and written per slice: DuckDB's memory then stays small beside the
+# recommender's arrays whatever the number of users (an L day is 20M rows).
+OUTPUT_SLICE_ROWS = 2_000_000
 # What the similarity reads from every shard.
 SIMILARITY_INPUTS = ("gate_customers", "gated_events", "gated_orders", "feat_views_recent")
 
@@ -199,8 +202,11 @@ def recommend(
                 "reason_category": recs.reason_category,
             }
         )
-        con.register("rec_codes", rec_codes)
-        run_sql(con, "features/recommendations_output")
+        con.register("rec_codes", rec_codes.slice(0, 0))
+        run_sql(con, "features/recommendations_named")
+        for start in range(0, rec_codes.num_rows, OUTPUT_SLICE_ROWS):
+            con.register("rec_codes", rec_codes.slice(start, OUTPUT_SLICE_ROWS))
+            run_sql(con, "features/recommendations_append")
         con.unregister("rec_codes")
         counts = _counts(con, ("recommendations",))
     log.info("recommendations of shard %s: %s (%.2f s)", shard.label, counts, seconds)

@@ -1,8 +1,9 @@
--- The recommender's coded results (registered Arrow table rec_codes) with product ids,
--- pseudonyms and readable reasons.
-create or replace table feat_recommendations as
+-- The recommender's coded results (registered Arrow table rec_codes, one slice of rows at a time)
+-- with product ids, pseudonyms and readable reasons, and the empty table they are appended to.
+create or replace temp view rec_named as
 with named as (
     select
+        r.user_code,
         u.user_pid,
         r.rank,
         i.product_id,
@@ -16,7 +17,10 @@ with named as (
     left join rec_categories as c on c.category_code = r.reason_category
 )
 select
-    user_pid, rank, product_id, score, reason_type, reason_value,
+    user_code, user_pid, rank, product_id, score, reason_type, reason_value,
     reason_type || ':' || reason_value as reason
-from named
-order by user_pid, rank;
+from named;
+
+create or replace table feat_recommendations as
+select * exclude (user_code) from rec_named
+limit 0;
