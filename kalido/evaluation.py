@@ -54,7 +54,7 @@ IMPLICIT_NEIGHBOURS = 100
 # --- metrics --------------------------------------------------------------------------------
 
 
-def personal_metrics(
+def personal_values(
     rec_user: np.ndarray,
     rec_rank: np.ndarray,
     rec_item: np.ndarray,
@@ -62,14 +62,10 @@ def personal_metrics(
     truth_item: np.ndarray,
     n_items: int,
     k: int = K,
-) -> dict[str, float]:
-    """HR, MRR, nDCG (binary relevance) and recall at k, averaged over users with a truth.
-
-    recall@k = hits / |truth| (all the user's horizon products); ranks start at 1.
-    """
+) -> dict[str, np.ndarray]:
+    """Per user with a truth (in user order): hit, reciprocal rank, nDCG (binary relevance) and
+    recall at k. recall@k = hits / |truth| (all the user's horizon products); ranks start at 1."""
     users, truth_count = np.unique(truth_user, return_counts=True)
-    if len(users) == 0:
-        return {"users": 0, "hr": 0.0, "mrr": 0.0, "ndcg": 0.0, "recall": 0.0}
     truth_keys = np.unique(truth_user.astype(np.int64) * n_items + truth_item)
     top = rec_rank <= k
     rec_user, rec_rank, rec_item = rec_user[top], rec_rank[top], rec_item[top]
@@ -84,15 +80,20 @@ def personal_metrics(
     ideal_gains = np.cumsum(1.0 / np.log2(np.arange(1, k + 1) + 1.0))
     idcg = ideal_gains[np.minimum(truth_count, k) - 1]
     return {
-        "users": int(len(users)),
-        "hr": float(np.mean(hits > 0)),
-        "mrr": float(np.mean(np.where(np.isfinite(first), 1.0 / first, 0.0))),
-        "ndcg": float(np.mean(dcg / idcg)),
-        "recall": float(np.mean(hits / truth_count)),
+        "hr": (hits > 0).astype(np.float64),
+        "mrr": np.where(np.isfinite(first), 1.0 / first, 0.0),
+        "ndcg": dcg / idcg,
+        "recall": hits / truth_count,
     }
 
 
-def next_item_metrics(
+def personal_metrics(*args, **kwargs) -> dict[str, float]:
+    """personal_values (same arguments) averaged over the users with a truth."""
+    values = personal_values(*args, **kwargs)
+    return {"users": len(values["hr"]), **_means(values)}
+
+
+def next_item_values(
     src: np.ndarray,
     rank: np.ndarray,
     dst: np.ndarray,
@@ -100,23 +101,44 @@ def next_item_metrics(
     following: np.ndarray,
     n_items: int,
     k: int = K,
-) -> dict[str, float]:
-    """HR and MRR at k of the next product in the current product's similar list."""
-    if len(current) == 0:
-        return {"pairs": 0, "hr": 0.0, "mrr": 0.0}
+) -> dict[str, np.ndarray]:
+    """Per (current, next) pair: hit and reciprocal rank at k of the next product in the current
+    product's similar list."""
     top = rank <= k
     keys = src[top].astype(np.int64) * n_items + dst[top]
     order = np.argsort(keys, kind="stable")
     keys, ranks = keys[order], rank[top][order]
+    if len(keys) == 0:
+        return {"hr": np.zeros(len(current)), "mrr": np.zeros(len(current))}
     wanted = current.astype(np.int64) * n_items + following
-    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-    found = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), bool)
-    reciprocal = np.where(found, 1.0 / np.where(found, ranks[at], 1), 0.0) if len(keys) else 0.0
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    found = keys[at] == wanted
     return {
-        "pairs": int(len(current)),
-        "hr": float(np.mean(found)),
-        "mrr": float(np.mean(reciprocal)),
+        "hr": found.astype(np.float64),
+        "mrr": np.where(found, 1.0 / np.where(found, ranks[at], 1), 0.0),
     }
+
+
+def next_item_metrics(*args, **kwargs) -> dict[str, float]:
+    """next_item_values (same arguments) averaged over the pairs."""
+    values = next_item_values(*args, **kwargs)
+    return {"pairs": len(values["hr"]), **_means(values)}
+
+
+def _means(values: dict[str, np.ndarray]) -> dict[str, float]:
+    return {name: float(v.mean()) if len(v) else 0.0 for name, v in values.items()}
+
+
+def paired_difference(theirs: np.ndarray, ours: np.ndarray) -> dict:
+    """Mean of theirs - ours over the same users (or pairs), with the half-width of its 95%
+    confidence interval (normal approximation): whether a gap is more than the luck of the
+    split. Paired, so the spread is that of the differences, far below that of either metric."""
+    difference = theirs - ours
+    n = len(difference)
+    if n < 2:
+        return {"difference": float(difference.sum()), "ci95": None}
+    spread = float(difference.std(ddof=1))
+    return {"difference": float(difference.mean()), "ci95": 1.96 * spread / np.sqrt(n)}
 
 
 # --- baselines ------------------------------------------------------------------------------
@@ -527,18 +549,23 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
     )
     n_stock = max(int(catalogue.in_stock.sum()), 1)
 
+    values = {}  # method -> its per-user and per-pair values, for the paired differences
+
     def row(name, lists: Lists, seconds, mib, extra=None) -> dict:
         per_user = np.bincount(
             np.searchsorted(data.eval_users, lists.rec_user), minlength=len(data.eval_users)
         )
+        personal = personal_values(
+            lists.rec_user, lists.rec_rank, lists.rec_item, truth_user, truth_item, n_items
+        )
+        similar = next_item_values(
+            lists.sim_src, lists.sim_rank, lists.sim_dst, current, following, n_items
+        )
+        values[name] = {"personal": personal, "similar": similar}
         return {
             "method": name,
-            "personal": personal_metrics(
-                lists.rec_user, lists.rec_rank, lists.rec_item, truth_user, truth_item, n_items
-            ),
-            "similar": next_item_metrics(
-                lists.sim_src, lists.sim_rank, lists.sim_dst, current, following, n_items
-            ),
+            "personal": {"users": len(data.eval_users), **_means(personal)},
+            "similar": {"pairs": len(current), **_means(similar)},
             "coverage": len(np.unique(lists.rec_item)) / n_stock,
             "full_lists": float(np.mean(per_user >= K)) if len(per_user) else 0.0,
             "train_seconds": round(seconds, 3),
@@ -570,6 +597,14 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
         lists, seconds, mib = _measure(method, data)
         rows.append(row(name, lists, seconds, mib))
         log.info("evaluated %s in %.2f s", name, seconds)
+    for r in rows[1:]:
+        r["minus_kalido"] = {
+            f"{task}_{metric}": paired_difference(
+                values[r["method"]][task][metric], values["kalido"][task][metric]
+            )
+            for task in ("personal", "similar")
+            for metric in ("hr", "mrr")
+        }
     return {
         "data": {
             "train_interactions": int(len(events.item)),
@@ -623,5 +658,24 @@ def markdown(report: dict) -> str:
             f"{p['recall']:.4f} | {s['hr']:.4f} | {s['mrr']:.4f} | {r['coverage']:.3f} | "
             f"{r['full_lists']:.3f} | {r['train_seconds']:.2f} | {r['peak_mib']:.0f} |"
         )
+    lines += [
+        "",
+        "Each method minus kalido, paired over the same users (next-item pairs), ± the 95% "
+        "confidence half-width; * where the interval excludes 0 (a gap beyond the luck of the "
+        "split):",
+        "",
+        "| method | HR@20 | MRR@20 | next HR@20 | next MRR@20 |",
+        "|---|---|---|---|---|",
+    ]
+    for r in report["methods"][1:]:
+        cells = [_difference_cell(d) for d in r["minus_kalido"].values()]
+        lines.append(f"| {r['method']} | " + " | ".join(cells) + " |")
     lines += ["", report["notes"], ""]
     return "\n".join(lines)
+
+
+def _difference_cell(d: dict) -> str:
+    if d["ci95"] is None:
+        return f"{d['difference']:+.4f} (one user)"
+    significant = abs(d["difference"]) > d["ci95"]
+    return f"{d['difference']:+.4f} ± {d['ci95']:.4f}{' *' if significant else ''}"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+import pytest
 
 from kalido import synthetic_retailrocket
 from kalido.evaluation import locked
@@ -64,4 +65,11 @@ def test_an_imported_log_is_evaluated_against_every_baseline(tmp_path):
     assert methods["kalido"]["similar"]["hr"] > methods["popular"]["similar"]["hr"]
     assert methods["kalido"]["full_lists"] == 1.0
     assert "| kalido |" in result.stdout and "| implicit_bm25 |" in result.stdout
+    popular = methods["popular"]["minus_kalido"]["personal_hr"]
+    assert popular["difference"] == pytest.approx(
+        methods["popular"]["personal"]["hr"] - methods["kalido"]["personal"]["hr"]
+    )
+    assert 0 < popular["ci95"] < abs(popular["difference"])  # popularity is clearly worse
+    assert "minus_kalido" not in methods["kalido"]
+    assert f"| popular | {popular['difference']:+.4f} ± {popular['ci95']:.4f} *" in result.stdout
     assert not (home / "evaluation" / ".work").exists()  # the throwaway stores are gone

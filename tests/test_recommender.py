@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kalido import recommender as rec
-from kalido.evaluation import next_item_metrics, personal_metrics
+from kalido.evaluation import next_item_metrics, paired_difference, personal_metrics
 
 
 def interactions(rows, n_users, n_items):
@@ -244,6 +244,19 @@ def test_next_item_metrics_match_a_hand_computed_case():
     current, following = np.array([1, 1, 2, 3]), np.array([5, 9, 7, 1])
     m = next_item_metrics(src, rank, dst, current, following, n_items=10)
     assert m == {"pairs": 4, "hr": pytest.approx(2 / 4), "mrr": pytest.approx((1 / 2 + 1) / 4)}
+
+
+def test_a_paired_difference_has_the_spread_of_the_differences_not_of_the_metrics():
+    # Both methods hit the same 50 users and miss the same 50, theirs hits 10 more: every
+    # difference is 0 or 1, so the interval is narrow although each HR is near 0.5.
+    ours = np.r_[np.ones(50), np.zeros(150)]
+    theirs = np.r_[np.ones(60), np.zeros(140)]
+    d = paired_difference(theirs, ours)
+    assert d["difference"] == pytest.approx(10 / 200)
+    spread = np.sqrt((10 * (1 - 0.05) ** 2 + 190 * 0.05**2) / 199)
+    assert d["ci95"] == pytest.approx(1.96 * spread / np.sqrt(200))
+    assert d["ci95"] < d["difference"] < 1.96 * np.sqrt(0.5 * 0.5 / 200)
+    assert paired_difference(np.ones(1), np.zeros(1)) == {"difference": 1.0, "ci95": None}
 
 
 def test_recommending_leaves_the_ranked_similar_lists_as_they_were():
