@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from queue import Empty
 
 SIZES = {
     "S": {"users": 10_000, "products": 1_000},
@@ -56,12 +57,26 @@ def _child(queue, fn: Callable, args: tuple) -> None:
 
 
 def measured(fn: Callable, *args) -> tuple[object, float, float]:
-    """(result, wall seconds, peak RSS in MB) of fn(*args) run in a fresh process."""
+    """(result, wall seconds, peak RSS in MB) of fn(*args) run in a fresh process; a process
+    that dies without a result (an exception, the OOM killer) fails the bench, never hangs it."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_child, args=(queue, fn, args))
     process.start()
-    outcome = queue.get()
+    outcome = None
+    while outcome is None:
+        try:
+            outcome = queue.get(timeout=1.0)
+        except Empty:
+            if process.is_alive():
+                continue
+            try:
+                outcome = queue.get(timeout=1.0)  # put just before the process ended
+            except Empty:
+                process.join()
+                raise RuntimeError(
+                    f"{fn.__name__} failed with exit code {process.exitcode}"
+                ) from None
     process.join()
     if process.exitcode != 0:
         raise RuntimeError(f"{fn.__name__} failed with exit code {process.exitcode}")

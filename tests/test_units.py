@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import operator
+import sys
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
+from kalido.bench import measured
 from kalido.cards import CARD_MASK, luhn_valid, mask_cards
 from kalido.config import ConfigError
 from kalido.db import connect, run_sql
@@ -161,3 +164,9 @@ def test_audience_counts_each_event_in_its_local_day_across_midnights_and_clock_
         con.executemany("insert into stg_browsing values (?, ?, ?, ?)", rows)
         run_sql(con, "features/audience_daily", {"timezone": timezone})
         assert con.execute("select * from feat_audience_daily").fetchall() == expected
+
+
+def test_a_bench_step_that_dies_fails_the_bench_instead_of_hanging_it():
+    assert measured(operator.add, 1, 2)[0] == 3
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        measured(sys.exit, 3)
