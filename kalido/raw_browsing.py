@@ -35,13 +35,24 @@ def files(layout: Layout, partitions: Iterable[str] | None = None) -> list[Path]
     the schema file, so that a reader still finds the (empty) columns. Never the schema file
     with others: DuckDB estimates a file list's rows from its first file, and an estimate of
     ~0 made a whole day the build side of a join (an L day ran out of memory)."""
-    root = layout.raw_browsing
-    stored = sorted(root.glob("dt=*/*.parquet"))
+    stored = sorted(layout.raw_browsing.glob("dt=*/*.parquet"))
     if partitions is not None:
         wanted = {f"dt={day}" for day in partitions}
         stored = [path for path in stored if path.parent.name in wanted]
+    return _or_schema(layout, stored)
+
+
+def files_of(layout: Layout, ingested: Iterable[tuple[date, str]]) -> list[Path]:
+    """The browsing files of some (partition date, file id) ledger entries that still exist (a
+    file can be gone: emptied by erasures or retention); none: the schema file, as `files`."""
+    paths = (file_path(layout, partition_date, file_id) for partition_date, file_id in ingested)
+    return _or_schema(layout, sorted(path for path in paths if path.exists()))
+
+
+def _or_schema(layout: Layout, stored: list[Path]) -> list[Path]:
     if stored:
         return stored
+    root = layout.raw_browsing
     schema = root / SCHEMA_FILE
     if not schema.exists():
         root.mkdir(parents=True, exist_ok=True)

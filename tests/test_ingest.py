@@ -8,6 +8,7 @@ import duckdb
 
 from kalido.config import load_settings
 from kalido.pipelines.ingest import ingest
+from kalido.pipelines.pseudonymise import assign_pseudonyms
 from kalido.policy import load_policy
 from tests.conftest import query, query_raw
 from tests.landing import ORDER_COLUMNS, Landing
@@ -112,6 +113,30 @@ def test_a_file_is_ingested_once_and_a_late_file_is_picked_up(home, landing):
     copy.write_bytes((home / f"landing/browsing/dt={D}/a.jsonl").read_bytes())
     assert run_ingest("r4")["files_duplicate_content"] == 1
     assert query_raw(home, "select count(*) from raw_browsing") == [(4,)]
+
+
+def test_pseudonyms_are_assigned_from_the_files_not_yet_read_under_the_key(home, landing):
+    at = datetime(2026, 11, 24, 10)
+    landing.jsonl("browsing", D, [landing.event("ck1", "C1", "P1", at, event_id="e1")])
+    run_ingest("r1")
+    first = assign_pseudonyms(load_settings())
+    assert sorted(first.column("raw_id").to_pylist()) == ["C1", "ck1"]
+    landing.jsonl("browsing", D, [landing.event("ck2", "C1", "P2", at, event_id="e2")])
+    run_ingest("r2")
+    # The first file's rows become unreadable: the second assignment must not read them again.
+    (first_file,) = [
+        path
+        for path in (home / "restricted/raw_browsing").glob("dt=*/*.parquet")
+        if query_raw(
+            home, "select count(*) from read_parquet($p) where event_id = 'e1'", {"p": str(path)}
+        )
+        == [(1,)]
+    ]
+    first_file.write_bytes(b"not parquet any more")
+    second = assign_pseudonyms(load_settings())
+    assert second.column("raw_id").to_pylist() == ["ck2"]
+    unread = "select count(*) from ingest_ledger where identifiers_key_version is distinct from 1"
+    assert query(home / "restricted/raw.duckdb", unread) == [(0,)]
 
 
 def test_a_future_partition_waits_for_its_date(home, landing):

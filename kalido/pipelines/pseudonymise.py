@@ -57,17 +57,23 @@ def check_key(settings: Settings) -> None:
 
 def assign_pseudonyms(settings: Settings) -> pa.Table:
     """Compute pseudonyms for identifiers first seen in this run (hashing only the new ones);
-    returns those identifiers (domain, raw_id)."""
+    returns those identifiers (domain, raw_id). Only files not yet read under the current key
+    are read (ledger column identifiers_key_version), so the cost follows the new files, not
+    the history."""
+    key_version = {"key_version": settings.key_version}
     with connect(settings.layout.raw_db) as con:
         run_sql(con, "ingest/create_raw_tables")
-        raw_browsing.open_view(con, settings.layout)
         run_sql(con, "pseudonymise/create_identity_tables")
         con.execute(
             "insert or ignore into pseudonym_keys values ($v, $f)",
             {"v": settings.key_version, "f": settings.key_fingerprint},
         )
+        unread_browsing = run_sql(con, "pseudonymise/unread_files", key_version).fetchall()
+        browsing_files = raw_browsing.files_of(settings.layout, unread_browsing)
         new = run_sql(
-            con, "pseudonymise/new_identifiers", {"key_version": settings.key_version}
+            con,
+            "pseudonymise/new_identifiers",
+            {**key_version, "browsing_files": [str(path) for path in browsing_files]},
         ).to_arrow_table()
         domains = new.column("domain").to_pylist()
         raw_ids = new.column("raw_id").to_pylist()
@@ -80,7 +86,10 @@ def assign_pseudonyms(settings: Settings) -> pa.Table:
                 "key_version": pa.array([settings.key_version] * len(pids), pa.int32()),
             }
         )
+        con.begin()
         con.execute("insert into id_pseudonyms select * from batch")
+        run_sql(con, "pseudonymise/mark_files_read", key_version)
+        con.commit()
     return new
 
 

@@ -6,3 +6,6 @@ create table if not exists id_pseudonyms (
 create table if not exists pseudonym_keys (
     key_version integer primary key, fingerprint varchar not null
 );
+-- The key version under which a landing file's identifiers all have pseudonyms: each night reads
+-- only the files not yet read under the current key (a rotation reads them all once).
+alter table ingest_ledger add column if not exists identifiers_key_version integer;
