@@ -135,10 +135,10 @@ def paired_difference(theirs: np.ndarray, ours: np.ndarray) -> dict:
     split. Paired, so the spread is that of the differences, far below that of either metric."""
     difference = theirs - ours
     n = len(difference)
-    if n < 2:
-        return {"difference": float(difference.sum()), "ci95": None}
+    if n < 2:  # no spread to measure
+        return {"n": n, "difference": float(difference.sum()), "ci95": None}
     spread = float(difference.std(ddof=1))
-    return {"difference": float(difference.mean()), "ci95": 1.96 * spread / np.sqrt(n)}
+    return {"n": n, "difference": float(difference.mean()), "ci95": 1.96 * spread / np.sqrt(n)}
 
 
 # --- baselines ------------------------------------------------------------------------------
@@ -676,6 +676,6 @@ def markdown(report: dict) -> str:
 
 def _difference_cell(d: dict) -> str:
     if d["ci95"] is None:
-        return f"{d['difference']:+.4f} (one user)"
+        return f"{d['difference']:+.4f} (n = {d['n']})" if d["n"] else "no data"
     significant = abs(d["difference"]) > d["ci95"]
     return f"{d['difference']:+.4f} ± {d['ci95']:.4f}{' *' if significant else ''}"

@@ -256,7 +256,8 @@ def test_a_paired_difference_has_the_spread_of_the_differences_not_of_the_metric
     spread = np.sqrt((10 * (1 - 0.05) ** 2 + 190 * 0.05**2) / 199)
     assert d["ci95"] == pytest.approx(1.96 * spread / np.sqrt(200))
     assert d["ci95"] < d["difference"] < 1.96 * np.sqrt(0.5 * 0.5 / 200)
-    assert paired_difference(np.ones(1), np.zeros(1)) == {"difference": 1.0, "ci95": None}
+    assert d["n"] == 200
+    assert paired_difference(np.ones(1), np.zeros(1)) == {"n": 1, "difference": 1.0, "ci95": None}
 
 
 def test_recommending_leaves_the_ranked_similar_lists_as_they_were():
