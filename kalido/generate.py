@@ -1154,6 +1154,7 @@ class _Generator:
             self._write_orders(day, simulated.orders)
             if requests.get(d):
                 self._write_lines("requests", day, "requests.jsonl", requests[d])
+            del simulated  # before the next day is simulated, not after: an L day is ~1 GB
         return GenerateSummary(
             out=self.out,
             first_date=self.dates[0],
