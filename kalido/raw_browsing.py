@@ -61,12 +61,19 @@ def _or_schema(layout: Layout, stored: list[Path]) -> list[Path]:
     return [schema]
 
 
-def open_view(con: duckdb.DuckDBPyConnection, layout: Layout, removable: bool = False) -> None:
-    """(Re)define the temp view raw_browsing over the files as they are now; `removable` for a
-    connection that removes rows (the view then leaves out raw_browsing_removed: an anti-join
-    on every read, which only such a connection pays for)."""
+def open_view(
+    con: duckdb.DuckDBPyConnection,
+    layout: Layout,
+    removable: bool = False,
+    only: Iterable[tuple[date, str]] | None = None,
+) -> None:
+    """(Re)define the temp view raw_browsing over the files as they are now (`only`: those of
+    some ledger entries, see files_of); `removable` for a connection that removes rows (the view
+    then leaves out raw_browsing_removed: an anti-join on every read, which only such a
+    connection pays for)."""
     sql = "raw_browsing/view_removable" if removable else "raw_browsing/view"
-    run_sql(con, sql, {"files": [str(path) for path in files(layout)]})
+    paths = files(layout) if only is None else files_of(layout, only)
+    run_sql(con, sql, {"files": [str(path) for path in paths]})
 
 
 def write(

@@ -451,6 +451,20 @@ def test_tampered_outputs_fire_the_right_expectations_and_publish_nothing(built_
 
 
 @pytest.mark.slow
+def test_landing_browsing_is_validated_from_the_batch_files_only(built_zone):
+    """Earlier days' raw browsing files are not read (3 years of them at retail scale)."""
+    earlier = sorted((built_zone / "restricted/raw_browsing").glob(f"dt={PREVIOUS}/*.parquet"))
+    assert earlier
+    for path in earlier:
+        path.write_bytes(b"not a parquet file any more")
+    assert run_stage("validate", D, BUILT_RUN)["failed_critical"] == 0
+    browsing = built_zone / f"quality/validations/{BUILT_RUN}/landing.browsing.json"
+    results = json.loads(browsing.read_text())
+    assert results["success"] and results["statistics"]["evaluated_expectations"] > 0
+    assert max(r["result"].get("element_count", 0) for r in results["results"]) > 0
+
+
+@pytest.mark.slow
 def test_one_tampering_names_its_expectation_with_pseudonymous_keys(built_zone):
     sql, label = TAMPERING["self_similarity"]
     with duckdb.connect(str(built_zone / "work/pipeline.duckdb")) as con:

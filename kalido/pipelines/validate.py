@@ -173,12 +173,13 @@ def _batches(
     batches: dict = {}
     with connect(spill_dir=layout.spill) as con:
         attach(con, layout.raw_db, "raw")
-        raw_browsing.open_view(con, layout)
         attach_work(con, layout)
         files = run_sql(
             con, "validate/batch_files", {"run_id": run_id, "logical_date": logical_date}
         )
         batches["ingest_files"] = files.df()
+        batch_browsing = run_sql(con, "validate/batch_browsing_files").fetchall()
+        raw_browsing.open_view(con, layout, only=batch_browsing)
         batches["daily_volume"] = run_sql(
             con,
             "validate/daily_volume",
