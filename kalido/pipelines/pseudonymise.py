@@ -69,12 +69,8 @@ def assign_pseudonyms(settings: Settings) -> pa.Table:
             {"v": settings.key_version, "f": settings.key_fingerprint},
         )
         unread_browsing = run_sql(con, "pseudonymise/unread_files", key_version).fetchall()
-        browsing_files = raw_browsing.files_of(settings.layout, unread_browsing)
-        new = run_sql(
-            con,
-            "pseudonymise/new_identifiers",
-            {**key_version, "browsing_files": [str(path) for path in browsing_files]},
-        ).to_arrow_table()
+        raw_browsing.open_view(con, settings.layout, only=unread_browsing)
+        new = run_sql(con, "pseudonymise/new_identifiers", key_version).to_arrow_table()
         domains = new.column("domain").to_pylist()
         raw_ids = new.column("raw_id").to_pylist()
         pids = [pseudonym(settings.key, d, r) for d, r in zip(domains, raw_ids, strict=True)]

@@ -1,20 +1,16 @@
--- Identifiers in the raw rows of files not yet read under the current key version (unread_files)
--- that have no pseudonym under it yet; raw browsing's unread files are $browsing_files.
-with unread_browsing as (
-    select customer_id, cookie_id
-    from read_parquet($browsing_files, hive_partitioning = false)
-),
-seen as (
+-- Identifiers in the raw rows of files not yet read under the current key version (unread_files;
+-- the raw_browsing view holds only theirs) that have no pseudonym under it yet.
+with seen as (
     select 'customer' as domain, customer_id as raw_id
     from raw_customers semi join unread_files on file_id = _file_id
-    union select 'customer', customer_id from unread_browsing where customer_id is not null
+    union select 'customer', customer_id from raw_browsing where customer_id is not null
     union select 'customer', customer_id from raw_orders semi join unread_files on file_id = _file_id
     union select 'customer', customer_id
     from raw_requests semi join unread_files on file_id = _file_id
     union select 'customer', subject_id
     from raw_consents semi join unread_files on file_id = _file_id
     where subject_type = 'customer'
-    union select 'cookie', cookie_id from unread_browsing
+    union select 'cookie', cookie_id from raw_browsing
     union select 'cookie', subject_id
     from raw_consents semi join unread_files on file_id = _file_id
     where subject_type = 'cookie'
