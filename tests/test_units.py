@@ -89,6 +89,7 @@ def test_the_shipped_policy_loads():
         lambda p: p["purposes"].pop("personalisation"),
         lambda p: p["purposes"]["email_marketing"].update(legal_basis="vibes"),
         lambda p: p["profiling"].update(recommendations_per_user="twenty"),
+        lambda p: p["profiling"]["recommender"].update(diversity_max_share=1.5),
         lambda p: p.pop("retention"),
     ],
 )
