@@ -132,8 +132,9 @@ def test_audience_counts_each_event_in_its_local_day_across_midnights_and_clock_
         datetime(2026, 10, 26, 18, 14, 59),
         datetime(2026, 10, 26, 18, 15, 0),
     ]
+    # A session belongs to one cookie, as its pseudonym is derived from the cookie's.
     rows = [
-        (at, ("page_view", "product_view")[i % 2], f"s{i // 3}", f"c{i % 4}")
+        (at, ("page_view", "product_view")[i % 2], f"c{i % 4}:s{i // 8}", f"c{i % 4}")
         for i, at in enumerate(instants)
     ]
     zone = ZoneInfo(timezone)

@@ -121,7 +121,7 @@ where subject_type = 'cookie' and purpose = $profiling_purpose and status = 'wit
 
 -- gate_customers holds this shard's people only, so the join also keeps the shard's events.
 create or replace table gated_events as
-select e.*
+select e.user_pid, e.event_id, e.event_time, e.event_type, e.session_pid, e.product_id
 from gate_attributed_events as e
 inner join gate_customers as g on g.user_pid = e.user_pid and g.may_profile
 anti join gate_withdrawn_cookies_all as w on w.cookie_pid = e.cookie_pid
