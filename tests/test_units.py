@@ -137,6 +137,8 @@ def test_audience_counts_each_event_in_its_local_day_across_midnights_and_clock_
         (at, ("page_view", "product_view")[i % 2], f"c{i % 4}:s{i // 8}", f"c{i % 4}")
         for i, at in enumerate(instants)
     ]
+    # A second event of a visit, the same local day in every zone: still one visit.
+    rows.append((datetime(2026, 10, 26, 18, 10, 0), "page_view", *rows[12][2:]))
     zone = ZoneInfo(timezone)
     days: dict = {}
     first: dict = {}
