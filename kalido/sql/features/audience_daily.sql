@@ -17,9 +17,9 @@ events as (
     from stg_browsing as b
     inner join local_days as l on l.utc_quarter = time_bucket(interval 15 minutes, b.event_time)
 ),
--- Distinct visitors and visits in one group-by (on every core), not count(distinct) per day: a
--- session's pseudonym is derived from its cookie's, so a visit belongs to one visitor and the
--- day's visits are the sum of its visitors' (L, 30M events: 9 s, now 4.8 s).
+-- Visitors and visits in one group-by per (day, visitor), on every core, not a distinct count
+-- over each whole day: a session's pseudonym is derived from its cookie's, so a visit belongs to
+-- one visitor and the day's visits are the sum of its visitors' (L, 30M events: 9 s, now 4.8 s).
 visitor_days as (
     select
         day,
