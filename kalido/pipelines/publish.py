@@ -134,7 +134,8 @@ def _write_feed(settings: Settings, policy: Policy, logical_date: date, run_id: 
         attach(con, layout.raw_db, "raw")
         run_sql(con, "publish/email_feed", {"key_version": settings.key_version})
         con.execute(
-            "copy (select * from email_feed) to $p (format csv, header true)",
+            "copy (select * from email_feed order by customer_id, rank)"
+            " to $p (format csv, header true)",
             {"p": str(csv_path)},
         )
         rows, recipients = con.execute(
