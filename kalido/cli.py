@@ -71,13 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     imp = commands.add_parser(
         "import-events", help="convert a public events log into a landing zone under OUT/landing"
     )
-    imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "file", type=Path, nargs="+", help="the log; several files of one log make one zone"
+    )
     imp.add_argument("--out", type=Path, required=True)
     imp.add_argument(
         "--format",
         default="auto",
-        choices=("auto", "retailrocket", "rees46", "diginetica", "uci", "sequences"),
-        help="default: recognised from the header",
+        help="default: each file's own, recognised from its header (an unknown name is "
+        "refused with the list of formats)",
     )
     imp.add_argument(
         "--categories",

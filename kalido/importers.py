@@ -21,6 +21,7 @@ SIGNATURES = {
     "retailrocket": {"timestamp", "visitorid", "event", "itemid", "transactionid"},
     "rees46": {"event_time", "event_type", "product_id", "user_id", "user_session"},
     "diginetica": {"sessionid", "userid", "eventdate", "ordernumber", "itemid"},
+    "diginetica_views": {"sessionid", "userid", "itemid", "timeframe", "eventdate"},
     "uci": {"invoiceno", "stockcode", "quantity", "invoicedate", "customerid"},
 }
 FORMATS = (*SIGNATURES, "sequences")
@@ -74,7 +75,7 @@ def detect_format(path: Path) -> str:
 
 
 def import_events(
-    path: Path,
+    paths: list[Path],
     out: Path,
     fmt: str = "auto",
     categories: list[Path] | None = None,
@@ -82,13 +83,20 @@ def import_events(
     start: date = date(2016, 1, 1),
     days: int = 90,
 ) -> ImportSummary:
-    """Convert an events log into OUT/landing/<source>/dt=YYYY-MM-DD/ files."""
-    fmt = detect_format(path) if fmt == "auto" else fmt
-    if fmt not in FORMATS:
-        raise ImportFormatError(f"unknown format {fmt}; one of {', '.join(FORMATS)}")
+    """Convert an events log (one or several files of it, e.g. DIGINETICA's item views and
+    purchases) into OUT/landing/<source>/dt=YYYY-MM-DD/ files."""
+    formats = [detect_format(path) if fmt == "auto" else fmt for path in paths]
+    for name in formats:
+        if name not in FORMATS:
+            raise ImportFormatError(f"unknown format {name}; one of {', '.join(FORMATS)}")
     landing = out / "landing"
     with connect(spill_dir=Layout(out).spill) as con:
-        run_sql(con, f"importers/{fmt}", {"path": str(path), "start": start, "days": days})
+        run_sql(con, "importers/imported_tables")
+        if any(name.startswith("diginetica") for name in formats):
+            run_sql(con, "importers/diginetica_macros")
+        for path, name in zip(paths, formats, strict=True):
+            run_sql(con, f"importers/{name}", {"path": str(path), "start": start, "days": days})
+            run_sql(con, "importers/collect")
         if categories:
             columns = _header(categories[0])[1]
             properties = RETAILROCKET_PROPERTIES.issubset(columns)
@@ -108,7 +116,7 @@ def import_events(
             )
         run_sql(con, "importers/landing_tables", {"timezone": timezone})
         rows_read, rows_skipped = con.execute(
-            "select rows_read, rows_skipped from imp_skipped"
+            "select sum(rows_read), sum(rows_skipped) from imported_skipped"
         ).fetchone()
         files, rows, days_seen = 0, {}, set()
         for source, table, name, kind in OUTPUTS:
@@ -132,7 +140,7 @@ def import_events(
                 rows[source] += n
                 days_seen.add(dt)
     return ImportSummary(
-        format=fmt,
+        format="+".join(formats),
         rows_read=rows_read,
         rows_skipped=rows_skipped,
         files=files,

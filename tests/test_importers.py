@@ -249,6 +249,53 @@ def test_diginetica_purchases_use_the_category_map_and_sessions_for_anonymous_bu
     assert paths == {"25911": "Category 1096", "175874": "Imported"}
 
 
+def test_diginetica_item_views_and_purchases_make_one_zone_in_session_order(tmp_path):
+    # The views file is not sorted inside a session; 9654's timeframe is past 12 hours (a wrap
+    # at 12 hours put it first); the last row has no item.
+    views = write_csv(
+        tmp_path / "train-item-views.csv",
+        [
+            ("sessionId", "userId", "itemId", "timeframe", "eventdate"),
+            ("1", "NA", "81766", "526309", "2016-05-09"),
+            ("1", "NA", "31331", "1031018", "2016-05-09"),
+            ("1", "NA", "9654", "43300000", "2016-05-09"),
+            ("1", "NA", "32118", "243569", "2016-05-09"),
+            ("2", "18278", "25911", "0", "2016-05-10"),
+            ("2", "18278", "100", "5000", "2016-05-10"),
+            ("3", "NA", "", "10", "2016-05-10"),
+        ],
+        delimiter=";",
+    )
+    purchases = write_csv(
+        tmp_path / "train-purchases.csv",
+        [
+            ("sessionId", "userId", "timeframe", "eventdate", "ordernumber", "itemId"),
+            ("2", "18278", "9000", "2016-05-10", "16421", "25911"),
+        ],
+        delimiter=";",
+    )
+    out = tmp_path / "zone"
+    result = kalido("import-events", str(views), str(purchases), "--out", str(out))
+    assert "imported diginetica_views+diginetica: rows read 8, skipped 1" in result.stdout
+    events = sorted(read_jsonl(out / "landing/browsing"), key=lambda e: e["event_time"])
+    assert [(e["customer_id"], e["session_id"], e["product_id"]) for e in events] == [
+        ("vs1", "d1", "32118"),
+        ("vs1", "d1", "81766"),
+        ("vs1", "d1", "31331"),
+        ("vs1", "d1", "9654"),
+        ("v18278", "d2", "25911"),
+        ("v18278", "d2", "100"),
+    ]
+    assert {e["event_time"][:10] for e in events[:4]} == {"2016-05-09"}
+    orders = read_csvs(out / "landing/orders")
+    assert [(o["order_id"], o["customer_id"], o["product_id"]) for o in orders] == [
+        ("16421", "v18278", "25911")
+    ]
+    assert events[-1]["event_time"] < orders[0]["ordered_at"].replace("Z", ".000Z")
+    products = [p["product_id"] for p in read_csvs(out / "landing/products")]
+    assert sorted(products) == ["100", "25911", "31331", "32118", "81766", "9654"]
+
+
 def test_retailrocket_item_properties_give_each_product_its_first_known_category(tmp_path):
     source = write_csv(tmp_path / "events.csv", RETAILROCKET)
     # Split in two files as RetailRocket ships them; 101 is re-categorised after its first

@@ -1,12 +1,10 @@
 -- DIGINETICA (CIKM Cup 2016) train-purchases.csv, ';'-separated: sessionId, userId ('NA' when
--- anonymous: the session stands for the visitor), timeframe (ms into the session), eventdate (a
--- day), ordernumber, itemId. Only purchases: each order is an order, no browsing.
+-- anonymous), timeframe, eventdate, ordernumber, itemId (needs diginetica_macros). Only
+-- purchases: each order is an order; train-item-views.csv brings the browsing.
 create or replace temp table imp_source as
 select
-    try_cast(kalido_text(eventdate) as date)::timestamp
-        + to_milliseconds(coalesce(try_cast(kalido_text(timeframe) as bigint), 0) % 43200000)
-        + interval 6 hour as happened_at,
-    coalesce(nullif(kalido_text(userid), 'NA'), 's' || kalido_text(sessionid)) as visitor,
+    diginetica_time(eventdate, timeframe) as happened_at,
+    diginetica_visitor(userid, sessionid) as visitor,
     kalido_text(ordernumber) as order_id,
     kalido_text(itemid) as product_id
 from read_csv($path, header = true, all_varchar = true, delim = ';');

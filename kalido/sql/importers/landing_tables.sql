@@ -1,9 +1,17 @@
 -- The imported events as contract-format landing rows. Every visitor becomes an adult, active,
 -- logged-in customer who granted personalisation and email marketing when first seen, so the
 -- pipeline's gates let the whole log through. `dt` is the local day in the business time zone.
+
+-- A product once, however many of the imported files name it (each one's description, if any).
+create or replace temp table imported_catalogue as
+select
+    product_id, max(title) as title, max(category_path) as category_path, max(brand) as brand,
+    max(price) as price
+from imported_products
+group by product_id;
 create or replace temp table imp_first as
 select min(happened_at) as first_at
-from (select happened_at from imp_events union all select happened_at from imp_orders);
+from (select happened_at from imported_events union all select happened_at from imported_orders);
 
 create or replace temp table land_browsing as
 with ordered as (
@@ -14,7 +22,7 @@ with ordered as (
             > interval 30 minute,
             true
         ) as opens_session
-    from imp_events
+    from imported_events
 ),
 sessions as (
     select
@@ -52,14 +60,14 @@ select
     'true' as in_stock,
     'https://shop.invalid/p/' || p.product_id as url,
     strftime(f.first_at, '%Y-%m-%dT%H:%M:%SZ') as updated_at
-from imp_products as p
+from imported_catalogue as p
 cross join imp_first as f
 left join imp_categories as c on c.product_id = p.product_id;
 
 create or replace temp table land_orders as
 with dated as (
     select *, min(happened_at) over (partition by order_id) as ordered_at
-    from imp_orders
+    from imported_orders
 )
 select
     cast(timezone($timezone, timezone('UTC', o.ordered_at)) as date) as dt,
@@ -74,13 +82,13 @@ select
     'web' as channel,
     o.status
 from dated as o
-left join imp_products as p on p.product_id = o.product_id;
+left join imported_catalogue as p on p.product_id = o.product_id;
 
 create or replace temp table land_customers as
 with visitors as (
-    select visitor from imp_events
+    select visitor from imported_events
     union
-    select visitor from imp_orders
+    select visitor from imported_orders
 )
 select
     cast(timezone($timezone, timezone('UTC', f.first_at)) as date) as dt,
