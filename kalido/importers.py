@@ -7,6 +7,7 @@ SQL file turns those into contract rows, written one file per source and local d
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import re
 from dataclasses import dataclass
@@ -16,14 +17,18 @@ from pathlib import Path
 from kalido.config import Layout
 from kalido.db import connect, run_sql
 
-# Header columns (lower case) that identify each format; `sequences` has no header.
+# Header columns (lower case, without spaces) that identify each format, tried in this order
+# (DIGINETICA's purchases hold every column of its item views); `sequences` has no header.
 SIGNATURES = {
     "retailrocket": {"timestamp", "visitorid", "event", "itemid", "transactionid"},
     "rees46": {"event_time", "event_type", "product_id", "user_id", "user_session"},
     "diginetica": {"sessionid", "userid", "eventdate", "ordernumber", "itemid"},
     "diginetica_views": {"sessionid", "userid", "itemid", "timeframe", "eventdate"},
-    "uci": {"invoiceno", "stockcode", "quantity", "invoicedate", "customerid"},
+    "uci": {"stockcode", "quantity", "invoicedate", "customerid"},
 }
+# UCI Online Retail II's names for Online Retail's InvoiceNo and UnitPrice (its "Customer ID"
+# loses its space like every header column).
+UCI_ALIASES = {"invoice": "invoiceno", "price": "unitprice"}
 FORMATS = (*SIGNATURES, "sequences")
 # RetailRocket's item_properties files; any other --categories file is a two-column item map.
 RETAILROCKET_PROPERTIES = {"timestamp", "itemid", "property", "value"}
@@ -52,18 +57,36 @@ class ImportSummary:
     last_day: date | None
 
 
-def _header(path: Path) -> tuple[str, set[str]]:
+def _header(path: Path) -> tuple[str, list[str]]:
+    """The first line (lower case) and its column names, in order, without quotes or spaces."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rb") as handle:
-        first = handle.readline().decode("utf-8-sig").strip().lower()
-    return first, {c.strip().strip('"') for c in re.split(r"[,;]", first)}
+        first = handle.readline().decode("utf-8-sig", errors="replace").strip().lower()
+    columns = [re.sub(r"\s", "", c.strip().strip('"')) for c in re.split(r"[,;]", first)]
+    return first, [c or f"column{i}" for i, c in enumerate(columns)]
+
+
+def file_encoding(paths: list[Path]) -> str:
+    """'utf-8' when every file decodes as UTF-8, else 'latin-1' (any byte is a character in it):
+    public logs are often saved in ISO-8859-1, as UCI Online Retail's CSV copies are."""
+    for path in paths:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rb") as handle:
+            try:
+                while chunk := handle.read(1 << 24):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                return "latin-1"
+    return "utf-8"
 
 
 def detect_format(path: Path) -> str:
     """The format of an events file, recognised from its header line."""
     first, columns = _header(path)
     for name, signature in SIGNATURES.items():
-        if signature <= columns:
+        if signature <= set(columns):
             return name
     if re.fullmatch(r"\d+(,\d+)*", first):
         return "sequences"
@@ -95,7 +118,17 @@ def import_events(
         if any(name.startswith("diginetica") for name in formats):
             run_sql(con, "importers/diginetica_macros")
         for path, name in zip(paths, formats, strict=True):
-            run_sql(con, f"importers/{name}", {"path": str(path), "start": start, "days": days})
+            run_sql(
+                con,
+                f"importers/{name}",
+                {
+                    "path": str(path),
+                    "encoding": file_encoding([path]),
+                    "columns": [UCI_ALIASES.get(c, c) for c in _header(path)[1]],
+                    "start": start,
+                    "days": days,
+                },
+            )
             run_sql(con, "importers/collect")
         if categories:
             columns = _header(categories[0])[1]
@@ -108,7 +141,7 @@ def import_events(
             run_sql(
                 con,
                 "importers/retailrocket_properties" if properties else "importers/categories",
-                {"path": [str(c) for c in categories]},
+                {"path": [str(c) for c in categories], "encoding": file_encoding(categories)},
             )
         else:
             con.execute(

@@ -226,6 +226,30 @@ def test_uci_orders_skip_guests_and_mark_cancellations(tmp_path):
     assert titles == {"85123A": "HEART HOLDER", "71053": "LANTERN"}
 
 
+def test_online_retail_ii_in_latin_1_is_read_by_its_own_column_names(tmp_path):
+    # UCI Online Retail II renames InvoiceNo, UnitPrice and CustomerID; CSV copies of both are
+    # often ISO-8859-1, which a UTF-8 reader refuses.
+    source = tmp_path / "online_retail_II.csv"
+    source.write_bytes(
+        "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+        "489434,85048,CAFÉ GLASS BALL £5,12,12/1/2009 7:45,6.95,13085.0,United Kingdom\n"
+        "489435,22349,DOG BOWL,2,12/1/2009 9:06,3.75,,United Kingdom\n"
+        "C489449,85048,CAFÉ GLASS BALL £5,-1,12/1/2009 10:33,6.95,13085.0,France\n".encode(
+            "latin-1"
+        )
+    )
+    out = tmp_path / "zone"
+    result = kalido("import-events", str(source), "--out", str(out))
+    assert "imported uci: rows read 3, skipped 1" in result.stdout
+    orders = read_csvs(out / "landing/orders")
+    assert [(o["order_id"], o["customer_id"], o["unit_price"], o["status"]) for o in orders] == [
+        ("489434", "v13085", "6.95", "delivered"),
+        ("C489449", "v13085", "6.95", "cancelled"),
+    ]
+    titles = {p["product_id"]: p["title"] for p in read_csvs(out / "landing/products")}
+    assert titles["85048"] == "CAFÉ GLASS BALL £5"
+
+
 def test_diginetica_purchases_use_the_category_map_and_sessions_for_anonymous_buyers(tmp_path):
     source = write_csv(
         tmp_path / "train-purchases.csv",

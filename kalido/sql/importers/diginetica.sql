@@ -7,7 +7,7 @@ select
     diginetica_visitor(userid, sessionid) as visitor,
     kalido_text(ordernumber) as order_id,
     kalido_text(itemid) as product_id
-from read_csv($path, header = true, all_varchar = true, delim = ';');
+from read_csv($path, header = true, all_varchar = true, delim = ';', encoding = $encoding);
 
 create or replace temp table imp_events (
     visitor varchar, happened_at timestamp, event_type varchar, product_id varchar, session_key varchar

@@ -7,7 +7,7 @@ select
     diginetica_visitor(userid, sessionid) as visitor,
     kalido_text(sessionid) as session_key,
     kalido_text(itemid) as product_id
-from read_csv($path, header = true, all_varchar = true, delim = ';');
+from read_csv($path, header = true, all_varchar = true, delim = ';', encoding = $encoding);
 
 create or replace temp table imp_events as
 select visitor, happened_at, 'product_view' as event_type, product_id, 'd' || session_key as session_key

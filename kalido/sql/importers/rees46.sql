@@ -12,7 +12,7 @@ select
     try_cast(kalido_text(price) as decimal(12, 2)) as price,
     kalido_text(user_id) as visitor,
     kalido_text(user_session) as session_key
-from read_csv($path, header = true, all_varchar = true, delim = ',');
+from read_csv($path, header = true, all_varchar = true, delim = ',', encoding = $encoding);
 
 create or replace temp table imp_events as
 select

@@ -7,7 +7,7 @@ select
     lower(kalido_text(event)) as event,
     kalido_text(itemid) as product_id,
     kalido_text(transactionid) as order_id
-from read_csv($path, header = true, all_varchar = true, delim = ',');
+from read_csv($path, header = true, all_varchar = true, delim = ',', encoding = $encoding);
 
 create or replace temp table imp_events as
 select

@@ -5,7 +5,7 @@ create or replace temp table imp_categories as
 select
     kalido_text(itemid) as product_id,
     'Category ' || kalido_text(value) as category_path
-from read_csv($path, header = true, all_varchar = true, delim = ',')
+from read_csv($path, header = true, all_varchar = true, delim = ',', encoding = $encoding)
 where
     lower(kalido_text(property)) = 'categoryid'
     and kalido_text(itemid) is not null and kalido_text(value) is not null

@@ -5,7 +5,7 @@ create or replace temp table imp_lines as
 select ordinality as session_no, line
 from read_csv(
     $path, columns = {'line': 'VARCHAR'}, header = false, auto_detect = false, delim = chr(1),
-    quote = '', escape = ''
+    quote = '', escape = '', encoding = $encoding
 ) with ordinality;
 
 create or replace temp table imp_source as

@@ -1,6 +1,7 @@
 -- UCI Online Retail: InvoiceNo ('C...' = a cancellation), StockCode, Description, Quantity,
 -- InvoiceDate (ISO or m/d/Y H:M, taken as UTC), UnitPrice, CustomerID (may be blank or '17850.0'),
--- Country. Lines without a customer cannot be attributed to anyone and are skipped.
+-- Country. Lines without a customer cannot be attributed to anyone and are skipped. Online Retail
+-- II's Invoice, Price and Customer ID come renamed to these names ($columns, from the header).
 create or replace temp table imp_source as
 select
     kalido_text(invoiceno) as order_id,
@@ -13,7 +14,9 @@ select
     ) as happened_at,
     try_cast(kalido_text(unitprice) as decimal(12, 2)) as unit_price,
     cast(try_cast(kalido_text(customerid) as double) as bigint)::varchar as visitor
-from read_csv($path, header = true, all_varchar = true, delim = ',');
+from read_csv(
+    $path, header = true, all_varchar = true, delim = ',', encoding = $encoding, names = $columns
+);
 
 create or replace temp table imp_events (
     visitor varchar, happened_at timestamp, event_type varchar, product_id varchar, session_key varchar
