@@ -29,7 +29,13 @@ SIGNATURES = {
 # UCI Online Retail II's names for Online Retail's InvoiceNo and UnitPrice (its "Customer ID"
 # loses its space like every header column).
 UCI_ALIASES = {"invoice": "invoiceno", "price": "unitprice"}
-FORMATS = (*SIGNATURES, "sequences")
+# Headerless logs, recognised by their first line: YooChoose's clicks and buys (session id,
+# ISO timestamp, item id, then category, or price and quantity).
+FIRST_LINES = {
+    "yoochoose_clicks": re.compile(r"\d+,\d{4}-\d\d-\d\dt[\d:.]+z,\d+,[^,]*"),
+    "yoochoose_buys": re.compile(r"\d+,\d{4}-\d\d-\d\dt[\d:.]+z,\d+,\d+,\d+"),
+}
+FORMATS = (*SIGNATURES, *FIRST_LINES, "sequences")
 # RetailRocket's item_properties files; any other --categories file is a two-column item map.
 RETAILROCKET_PROPERTIES = {"timestamp", "itemid", "property", "value"}
 # (source, table, file name, format); every contract column in contract order.
@@ -57,10 +63,13 @@ class ImportSummary:
     last_day: date | None
 
 
+def _open(path: Path):
+    return (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb")
+
+
 def _header(path: Path) -> tuple[str, list[str]]:
     """The first line (lower case) and its column names, in order, without quotes or spaces."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as handle:
+    with _open(path) as handle:
         first = handle.readline().decode("utf-8-sig", errors="replace").strip().lower()
     columns = [re.sub(r"\s", "", c.strip().strip('"')) for c in re.split(r"[,;]", first)]
     return first, [c or f"column{i}" for i, c in enumerate(columns)]
@@ -71,8 +80,7 @@ def file_encoding(paths: list[Path]) -> str:
     public logs are often saved in ISO-8859-1, as UCI Online Retail's CSV copies are."""
     for path in paths:
         decoder = codecs.getincrementaldecoder("utf-8")()
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
-        with opener(path, "rb") as handle:
+        with _open(path) as handle:
             try:
                 while chunk := handle.read(1 << 24):
                     decoder.decode(chunk)
@@ -83,16 +91,21 @@ def file_encoding(paths: list[Path]) -> str:
 
 
 def detect_format(path: Path) -> str:
-    """The format of an events file, recognised from its header line."""
+    """The format of an events file, recognised from its header (or first) line."""
     first, columns = _header(path)
     for name, signature in SIGNATURES.items():
         if signature <= set(columns):
+            return name
+    for name, pattern in FIRST_LINES.items():
+        if pattern.fullmatch(first):
             return name
     if re.fullmatch(r"\d+(,\d+)*", first):
         return "sequences"
     raise ImportFormatError(
         "unrecognised events file: expected the header of one of "
         + ", ".join(SIGNATURES)
+        + ", the lines of "
+        + " or ".join(FIRST_LINES)
         + " (or --format sequences)"
     )
 

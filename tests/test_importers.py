@@ -320,6 +320,44 @@ def test_diginetica_item_views_and_purchases_make_one_zone_in_session_order(tmp_
     assert sorted(products) == ["100", "25911", "31331", "32118", "81766", "9654"]
 
 
+def test_yoochoose_clicks_and_buys_without_headers_make_sessions_and_orders(tmp_path):
+    clicks = tmp_path / "yoochoose-clicks.dat"
+    clicks.write_text(
+        "1,2014-04-07T10:51:09.277Z,214536502,0\n"
+        "1,2014-04-07T10:54:09.868Z,214536500,0\n"
+        "2,2014-04-07T13:56:37.614Z,214662742,3\n"
+        "2,2014-04-07T13:57:19.373Z,214825110,S\n"
+        "2,2014-04-07T13:58:37.446Z,214757390,2053108962\n"
+        "3,not-a-time,214757407,0\n",
+        encoding="utf-8",
+    )
+    buys = tmp_path / "yoochoose-buys.dat"
+    buys.write_text(
+        "2,2014-04-07T14:02:36.889Z,214662742,1046,1\n2,2014-04-07T14:02:36.889Z,214825110,0,0\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "zone"
+    result = kalido("import-events", str(clicks), str(buys), "--out", str(out))
+    assert "imported yoochoose_clicks+yoochoose_buys: rows read 8, skipped 1" in result.stdout
+    events = sorted(read_jsonl(out / "landing/browsing"), key=lambda e: e["event_time"])
+    assert [(e["customer_id"], e["session_id"], e["product_id"]) for e in events] == [
+        ("vs1", "y1", "214536502"),
+        ("vs1", "y1", "214536500"),
+        ("vs2", "y2", "214662742"),
+        ("vs2", "y2", "214825110"),
+        ("vs2", "y2", "214757390"),
+    ]
+    orders = read_csvs(out / "landing/orders")
+    assert [(o["order_id"], o["customer_id"], o["product_id"], o["quantity"]) for o in orders] == [
+        ("os2", "vs2", "214662742", "1"),
+        ("os2", "vs2", "214825110", "1"),
+    ]
+    products = {p["product_id"]: p for p in read_csvs(out / "landing/products")}
+    assert products["214662742"]["category_path"] == "Category 3"
+    assert products["214757390"]["brand"] == "2053108962"
+    assert products["214825110"]["category_path"] == "Imported"
+
+
 def test_retailrocket_item_properties_give_each_product_its_first_known_category(tmp_path):
     source = write_csv(tmp_path / "events.csv", RETAILROCKET)
     # Split in two files as RetailRocket ships them; 101 is re-categorised after its first
