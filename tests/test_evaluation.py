@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pytest
 
-from kalido import synthetic_retailrocket
+from kalido import evaluation, synthetic_retailrocket
+from kalido import recommender as rec
 from kalido.evaluation import locked
 from tests.conftest import kalido
 
@@ -73,3 +75,46 @@ def test_an_imported_log_is_evaluated_against_every_baseline(tmp_path):
     assert "minus_kalido" not in methods["kalido"]
     assert f"| popular | {popular['difference']:+.4f} ± {popular['ci95']:.4f} *" in result.stdout
     assert not (home / "evaluation" / ".work").exists()  # the throwaway stores are gone
+
+
+def test_sar_built_in_blocks_gives_the_lists_of_the_whole_similarity(monkeypatch):
+    # SAR by the book, dense: Jaccard of the products' user sets, times the users' decayed,
+    # type-weighted affinity. The harness builds it a few products at a time.
+    rng = np.random.default_rng(3)
+    n_users, n_items, n = 60, 40, 700
+    user = np.sort(rng.integers(0, n_users, n)).astype(np.int32)
+    item = rng.integers(0, n_items, n).astype(np.int32)
+    kind = rng.integers(0, 3, n).astype(np.int8)
+    age = rng.random(n) * 60
+    events = rec.Interactions(user, item, age, kind, user.astype(np.int64), n_users, n_items)
+    split = evaluation.Split(
+        events=events,
+        catalogue=rec.Catalogue(np.zeros(n_items, np.int32), np.ones(n_items, bool), 1),
+        params=rec.RecParams(),
+        eval_users=np.arange(0, n_users, 2),
+        sources=np.arange(0, n_items, 3),
+        excluded=np.zeros(0, np.int64),
+    )
+    seen = np.zeros((n_users, n_items))
+    seen[user, item] = 1.0
+    both = seen.T @ seen
+    either = np.diag(both)[:, None] + np.diag(both)[None, :] - both
+    jaccard = np.divide(both, either, out=np.zeros_like(both), where=either > 0)
+    affinity = np.zeros((n_users, n_items))
+    np.add.at(affinity, (user, item), np.array([1.0, 3.0, 5.0])[kind] * np.exp2(-age / 30))
+    scores = affinity[split.eval_users] @ jaccard
+    u, i = np.nonzero(scores)
+    s, d = np.nonzero(jaccard[split.sources])
+    expected = evaluation._from_scores(
+        split,
+        split.eval_users[u],
+        i,
+        scores[u, i],
+        split.sources[s],
+        d,
+        jaccard[split.sources][s, d],
+    )
+    monkeypatch.setattr(evaluation, "SAR_BLOCK_ENTRIES", 400)  # a few products a block
+    got = evaluation.sar(split)
+    for field in ("rec_user", "rec_rank", "rec_item", "sim_src", "sim_rank", "sim_dst"):
+        assert np.array_equal(getattr(got, field), getattr(expected, field)), field
