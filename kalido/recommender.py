@@ -37,7 +37,7 @@ class RecParams:
     order_weight: float = 5.0
     session_window: int = 5  # co-views count when at most this many steps apart in a session
     cross_session_weight: float = 0.0  # the same steps across a person's sessions, weighted
-    two_hop_weight: float = 0.0  # short lists borrow their neighbours' lists, up to this share
+    two_hop_weight: float = 0.0  # lists borrow their neighbours' lists, up to this share
     popularity_exponent: float = 0.25  # similar score / popularity^x: popular ones don't swamp
     history_items: int = 20  # strongest recent products of a user that seed candidates
     repeat_weight: float = 0.5  # a product the user viewed, not bought, may come back
@@ -134,7 +134,7 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     and co-purchases within orders, popularity-normalised.
 
     Each distinct user counts once per pair (with their strongest co-occurrence), and a pair is
-    kept only when at least `min_users` distinct users support it; short lists then borrow from
+    kept only when at least `min_users` distinct users support it; lists then borrow from
     their neighbours' lists (kept pairs only). Never self-similar, only in-stock targets, at most
     `per_product` per product.
     """
@@ -194,8 +194,9 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     count = np.r_[total, total]
     del lo, hi, total
     if params.two_hop_weight > 0:
-        # Neighbours of neighbours: made only of k-supported pairs, so they reveal nobody, and
-        # they lengthen the short lists the threshold leaves on thin logs.
+        # Neighbours of neighbours: made only of k-supported pairs, so they reveal nobody. They
+        # lengthen the short lists the threshold leaves on thin logs, and a full list gains what
+        # its strongest neighbours are seen with (README: every row, not only short ones).
         hop_src, hop_dst, hop_count = _two_hop(src, dst, count, n_items, params)
         src, dst, count = np.r_[src, hop_src], np.r_[dst, hop_dst], np.r_[count, hop_count]
         del hop_src, hop_dst, hop_count
@@ -292,16 +293,13 @@ def _window_pairs(item, group, user, weight, window, shape, skip_same=None, scal
 
 
 def _two_hop(src, dst, count, n_items: int, params: RecParams):
-    """(product, product, pseudo-count): where a product's row is short, what its strongest
-    neighbours are seen with, at most `two_hop_weight` times the row's own mass in total."""
+    """(product, product, pseudo-count): what a product's strongest neighbours are seen with,
+    at most `two_hop_weight` times the row's own mass in total."""
     direct = _csr(src, dst, count, (n_items, n_items))
     mass = np.asarray(direct.sum(axis=1)).ravel()
     strongest = _top_k_entries(direct, params.per_product)
     strongest = sp.diags(1.0 / np.maximum(mass, 1e-12)) @ strongest  # P(neighbour | product)
-    # Only rows shorter than a list get hops: a full row has its own evidence (and the hops of
-    # every row would multiply the pairs by a list's length).
-    short = np.diff(direct.indptr) < params.per_product
-    hops = (sp.diags(np.where(short, params.two_hop_weight * mass, 0.0)) @ strongest) @ strongest
+    hops = (sp.diags(params.two_hop_weight * mass) @ strongest) @ strongest
     hops = hops.tocoo()
     return hops.row.astype(np.int32), hops.col.astype(np.int32), hops.data
 

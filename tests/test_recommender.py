@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -122,6 +123,19 @@ def test_a_short_list_borrows_its_neighbours_lists_built_from_k_supported_pairs_
     assert row_of(plain, 0)[0].index(2) > 1
     # 3's only pair is below k: nothing to borrow, its list is the popularity fill as before.
     assert row_of(hops, 3) == row_of(plain, 3)
+
+
+def test_a_full_list_borrows_its_neighbours_lists_too():
+    # 0's list is full (per_product 3) with 1, 3 and 4; 1 is seen with 2 by many more users
+    # than 0 with 3 or 4. What 0's strongest neighbour is seen with beats 0's weakest pairs.
+    users = [[(0, 1)] for _ in range(20)] + [[(1, 2)] for _ in range(30)]
+    users += [[(0, 3)] for _ in range(5)] + [[(0, 4)] for _ in range(5)]
+    views = co_views(users, 5)
+    params = rec.RecParams(per_product=3, category_prior=0.0)
+    plain = rec.similarity(views, catalogue(5), params)
+    hops = rec.similarity(views, catalogue(5), replace(params, two_hop_weight=1.0))
+    assert sorted(row_of(plain, 0)[0]) == [1, 3, 4]
+    assert row_of(hops, 0)[0][:2] == [1, 2]
 
 
 def test_scores_are_normalised_against_popularity():
