@@ -32,19 +32,27 @@ from stg_requests
 where customer_pid >= $shard_from and customer_pid < $shard_to
 group by customer_pid;
 
+-- Each (cookie, customer) of the browsing once, with its last event: the cookie links and the
+-- last visits read these rows, not every event (all of one cookie's events as one customer, or
+-- logged out, make one row).
+create or replace temp table gate_browsing_pairs as
+select cookie_pid, customer_pid, max(event_time) as last_at
+from stg_browsing
+group by cookie_pid, customer_pid;
+
 -- A cookie belongs to a customer when it was only ever logged in as that one customer; a shared
 -- device (several customers) keeps only its logged-in events, so nobody inherits another's.
 -- Decided over every shard's events (a cookie may have met customers of several shards).
 create or replace table gate_cookie_links as
 select cookie_pid, min(customer_pid) as customer_pid
-from stg_browsing
+from gate_browsing_pairs
 where customer_pid is not null
 group by cookie_pid
 having count(distinct customer_pid) = 1
     and min(customer_pid) >= $shard_from and min(customer_pid) < $shard_to;
 
 -- Every event with the person it counts for (a linked cookie's events count for its customer).
--- A view: the events are read, never copied whole, for the last visits and for gated_events.
+-- A view: the events are read, never copied whole, for gated_events.
 create or replace temp view gate_attributed_events as
 select
     b.*,
@@ -54,8 +62,13 @@ from stg_browsing as b
 left join gate_cookie_links as l on l.cookie_pid = b.cookie_pid;
 
 create or replace temp table gate_last_visits as
-select user_pid, max(event_time) as last_visit_at
-from gate_attributed_events
+with attributed as (
+    select coalesce(p.customer_pid, l.customer_pid) as user_pid, p.last_at
+    from gate_browsing_pairs as p
+    left join gate_cookie_links as l on l.cookie_pid = p.cookie_pid
+)
+select user_pid, max(last_at) as last_visit_at
+from attributed
 where user_pid >= $shard_from and user_pid < $shard_to
 group by user_pid;
 

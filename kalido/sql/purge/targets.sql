@@ -6,10 +6,17 @@ select raw_id, pid from id_pseudonyms where domain = 'customer' and key_version 
 create or replace temp table cookie_pids as
 select raw_id, pid from id_pseudonyms where domain = 'cookie' and key_version = $key_version;
 
+-- Each (cookie, customer) of the browsing once, with its last event: the two statements below
+-- read these rows, not every event (L, 3 days: 27.9M events, 1.7M pairs; 10.1 s -> 3.5 s).
+create or replace temp table browsing_pairs as
+select cookie_id, customer_id, max(event_time) as last_at
+from raw_browsing
+group by cookie_id, customer_id;
+
 -- A cookie is a customer's when it was only ever logged in as that one customer (as in the gate).
 create or replace temp table cookie_owner as
 select k.pid as cookie_pid, min(c.pid) as customer_pid
-from raw_browsing as b
+from browsing_pairs as b
 inner join cookie_pids as k on k.raw_id = b.cookie_id
 inner join customer_pids as c on c.raw_id = b.customer_id
 group by k.pid
@@ -32,8 +39,8 @@ with visits as (
     -- Equi-joins only (an extra condition in ON makes a nested-loop join); the CASE picks.
     select
         case when b.customer_id is null then o.customer_pid else c.pid end as pid,
-        max(b.event_time) as active_at
-    from raw_browsing as b
+        max(b.last_at) as active_at
+    from browsing_pairs as b
     inner join cookie_pids as k on k.raw_id = b.cookie_id
     left join customer_pids as c on c.raw_id = b.customer_id
     left join cookie_owner as o on o.cookie_pid = k.pid
