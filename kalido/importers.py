@@ -131,6 +131,7 @@ def import_events(
         if any(name.startswith("diginetica") for name in formats):
             run_sql(con, "importers/diginetica_macros")
         for path, name in zip(paths, formats, strict=True):
+            run_sql(con, "importers/file_tables")
             run_sql(
                 con,
                 f"importers/{name}",

@@ -9,10 +9,6 @@ select
     kalido_text(itemid) as product_id
 from read_csv($path, header = true, all_varchar = true, delim = ';', encoding = $encoding);
 
-create or replace temp table imp_events (
-    visitor varchar, happened_at timestamp, event_type varchar, product_id varchar, session_key varchar
-);
-
 create or replace temp table imp_orders as
 select
     visitor,
@@ -25,16 +21,6 @@ select
 from imp_source
 where happened_at is not null and visitor is not null and product_id is not null and order_id is not null
 group by visitor, order_id, product_id;
-
-create or replace temp table imp_products as
-select distinct
-    product_id,
-    null::varchar as title,
-    null::varchar as category_path,
-    null::varchar as brand,
-    null::decimal(12, 2) as price
-from imp_source
-where product_id is not null;
 
 create or replace temp table imp_skipped as
 select count(*) filter (

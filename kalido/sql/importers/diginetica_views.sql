@@ -15,21 +15,6 @@ from imp_source
 where happened_at is not null and visitor is not null and product_id is not null
     and session_key is not null;
 
-create or replace temp table imp_orders (
-    visitor varchar, order_id varchar, happened_at timestamp, product_id varchar, quantity integer,
-    unit_price decimal(12, 2), status varchar
-);
-
-create or replace temp table imp_products as
-select distinct
-    product_id,
-    null::varchar as title,
-    null::varchar as category_path,
-    null::varchar as brand,
-    null::decimal(12, 2) as price
-from imp_source
-where product_id is not null;
-
 create or replace temp table imp_skipped as
 select count(*) filter (
     where happened_at is null or visitor is null or product_id is null or session_key is null

@@ -1,5 +1,6 @@
 -- What every imported file adds to (several files of one log make one zone, e.g. DIGINETICA's
--- item views and its purchases): each format's SQL fills imp_* for one file, collect.sql appends.
+-- item views and its purchases): each format's SQL fills imp_* (file_tables.sql) for one file,
+-- collect.sql appends them here.
 create or replace temp table imported_events (
     visitor varchar, happened_at timestamp, event_type varchar, product_id varchar, session_key varchar
 );

@@ -37,16 +37,6 @@ where
     and order_id is not null
 group by visitor, order_id, product_id;
 
-create or replace temp table imp_products as
-select distinct
-    product_id,
-    null::varchar as title,
-    null::varchar as category_path,
-    null::varchar as brand,
-    null::decimal(12, 2) as price
-from imp_source
-where product_id is not null;
-
 create or replace temp table imp_skipped as
 select count(*) filter (
     where happened_at is null or visitor is null or product_id is null

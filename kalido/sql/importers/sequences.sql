@@ -30,21 +30,6 @@ select visitor, happened_at, 'product_view' as event_type, product_id, null::var
 from imp_source
 where product_id is not null;
 
-create or replace temp table imp_orders (
-    visitor varchar, order_id varchar, happened_at timestamp, product_id varchar, quantity integer,
-    unit_price decimal(12, 2), status varchar
-);
-
-create or replace temp table imp_products as
-select distinct
-    product_id,
-    null::varchar as title,
-    null::varchar as category_path,
-    null::varchar as brand,
-    null::decimal(12, 2) as price
-from imp_source
-where product_id is not null;
-
 create or replace temp table imp_skipped as
 select count(*) filter (where product_id is null) as rows_skipped, count(*) as rows_read
 from imp_source;

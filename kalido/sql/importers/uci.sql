@@ -18,10 +18,6 @@ from read_csv(
     $path, header = true, all_varchar = true, delim = ',', encoding = $encoding, names = $columns
 );
 
-create or replace temp table imp_events (
-    visitor varchar, happened_at timestamp, event_type varchar, product_id varchar, session_key varchar
-);
-
 create or replace temp table imp_orders as
 select
     visitor,

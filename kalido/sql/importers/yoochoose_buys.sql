@@ -16,10 +16,6 @@ from read_csv(
     }
 );
 
-create or replace temp table imp_events (
-    visitor varchar, happened_at timestamp, event_type varchar, product_id varchar, session_key varchar
-);
-
 create or replace temp table imp_orders as
 select
     visitor,
@@ -32,16 +28,6 @@ select
 from imp_source
 where happened_at is not null and visitor is not null and product_id is not null
 group by visitor, product_id;
-
-create or replace temp table imp_products as
-select distinct
-    product_id,
-    null::varchar as title,
-    null::varchar as category_path,
-    null::varchar as brand,
-    null::decimal(12, 2) as price
-from imp_source
-where product_id is not null;
 
 create or replace temp table imp_skipped as
 select count(*) filter (

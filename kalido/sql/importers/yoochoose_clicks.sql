@@ -18,11 +18,6 @@ select visitor, happened_at, 'product_view' as event_type, product_id, session_k
 from imp_source
 where happened_at is not null and visitor is not null and product_id is not null;
 
-create or replace temp table imp_orders (
-    visitor varchar, order_id varchar, happened_at timestamp, product_id varchar, quantity integer,
-    unit_price decimal(12, 2), status varchar
-);
-
 -- A product's category and brand: the largest seen (the log marks most clicks '0' or 'S').
 create or replace temp table imp_products as
 select
