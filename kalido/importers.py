@@ -127,6 +127,7 @@ def import_events(
             raise ImportFormatError(f"unknown format {name}; one of {', '.join(FORMATS)}")
     landing = out / "landing"
     with connect(spill_dir=Layout(out).spill) as con:
+        run_sql(con, "importers/file_tables")
         run_sql(con, "importers/imported_tables")
         if any(name.startswith("diginetica") for name in formats):
             run_sql(con, "importers/diginetica_macros")
