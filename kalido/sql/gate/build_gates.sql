@@ -14,7 +14,9 @@ qualify row_number() over (
     order by recorded_at desc, (status = 'withdrawn') desc
 ) = 1;
 
-create or replace table gate_consent_state as
+-- This shard's subjects, in memory only: read twice below (L: kept in the work database, it took
+-- 2.4 s of the gate to write).
+create or replace temp table gate_consent_state as
 select *
 from gate_consent_latest
 where subject_pid >= $shard_from and subject_pid < $shard_to;
