@@ -21,8 +21,8 @@ counted as (
     from raw_requests as r inner join customer_ids as c on c.raw_id = r.customer_id
     group by all
     union all
-    select coalesce(c.pid, k.pid), 'raw_browsing', count(*)
-    from raw_browsing as r
+    select coalesce(c.pid, k.pid), 'raw_browsing', sum(r.events)::bigint
+    from browsing_pairs as r
     left join customer_ids as c on c.raw_id = r.customer_id
     left join cookie_ids as k on k.raw_id = r.cookie_id
     where c.pid is not null or k.pid is not null

@@ -8,12 +8,17 @@ where
 
 -- A cookie is the customer's when it was only ever logged in as them (as in the gate).
 create or replace temp table access_cookies as
-with logged_in as (
+with pairs as (
+    -- Each (cookie, customer) once before the join: not every logged-in event.
+    select distinct cookie_id, customer_id
+    from raw_browsing
+    where customer_id is not null
+),
+logged_in as (
     select b.cookie_id, p.pid
-    from raw_browsing as b
+    from pairs as b
     inner join raw.id_pseudonyms as p
         on p.raw_id = b.customer_id and p.domain = 'customer' and p.key_version = $key_version
-    where b.customer_id is not null
 ),
 owners as (
     select cookie_id, min(pid) as pid
