@@ -129,8 +129,7 @@ def import_events(
     with connect(spill_dir=Layout(out).spill) as con:
         run_sql(con, "importers/file_tables")
         run_sql(con, "importers/imported_tables")
-        if any(name.startswith("diginetica") for name in formats):
-            run_sql(con, "importers/diginetica_macros")
+        run_sql(con, "importers/diginetica_macros")
         for path, name in zip(paths, formats, strict=True):
             run_sql(con, "importers/file_tables")
             run_sql(

@@ -9,6 +9,7 @@ select
     max(price) as price
 from imported_products
 group by product_id;
+
 create or replace temp table imp_first as
 select min(happened_at) as first_at
 from (select happened_at from imported_events union all select happened_at from imported_orders);
