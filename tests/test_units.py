@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from kalido.bench import measured
+from kalido.bench import LATE, _noting_late_requests, measured
 from kalido.cards import CARD_MASK, luhn_valid, mask_cards
 from kalido.config import ConfigError
 from kalido.db import connect, run_sql
+from kalido.pipelines.requests import RequestsNeedAttention
 from kalido.policy import DEFAULT_POLICY_PATH, load_policy
 from kalido.pseudonyms import pseudonym, token
 from kalido.timewindow import day_end_utc
@@ -174,3 +175,13 @@ def test_a_bench_step_that_dies_fails_the_bench_instead_of_hanging_it():
     assert measured(operator.add, 1, 2)[0] == 3
     with pytest.raises(RuntimeError, match="exit code 3"):
         measured(sys.exit, 3)
+
+
+def test_the_bench_notes_requests_that_need_attention_and_goes_on():
+    def late():
+        raise RequestsNeedAttention("2 overdue, 11 answered late, 0 failed: R000001, R000002")
+
+    assert _noting_late_requests(late) == {LATE: "2 overdue, 11 answered late, 0 failed"}
+    assert _noting_late_requests(dict.fromkeys, ["rows_read"], 5) == {"rows_read": 5}
+    with pytest.raises(ZeroDivisionError):  # any other failure still fails the bench
+        _noting_late_requests(operator.truediv, 1, 0)
