@@ -109,10 +109,11 @@ def _run_all(logical_date: date) -> dict:
 
 
 def _noting_late_requests(run: Callable, *args) -> dict:
-    """A zone of more than a month of days holds requests that the first run answers late and
-    rectifications (answered by hand, never by the pipeline) that stay open past their due date:
-    the runs say so in their last stage, after every output is written. The bench notes the
-    counts (the ids are in the run record) and goes on."""
+    """A zone of more than a month of days holds requests that the first run answers late, and
+    rectifications open past their due date (one completes when the CRM delivers the corrected
+    row, and the generated CRM does not always): the runs say so in their last stage, after
+    every output is written. The bench notes the counts (the ids are in the run record) and
+    goes on."""
     from kalido.pipelines.requests import RequestsNeedAttention
 
     try:
