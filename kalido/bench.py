@@ -193,7 +193,8 @@ def run_bench(size: str, days: int, root: Path) -> dict:
             counts, seconds, peak = measured(_run_stage, stage, day, f"bench__{phase}")
             rows = counts.get("rows_read", 0) if stage == "ingest" else rows
             stages[stage] = {"seconds": seconds, "peak_mb": peak}
-            late.update((k, v) for k, v in counts.items() if k == LATE)
+            if LATE in counts:
+                late = {LATE: counts[LATE]}
         for numbers in stages.values():
             numbers["rows_per_second"] = rows / numbers["seconds"] if rows else 0
         total = sum(s["seconds"] for s in stages.values())
