@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MIN_KEY_BYTES = 32
+LANDING_URL_VARIABLE = "KALIDO_LANDING_URL"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -72,6 +73,7 @@ class Settings:
     layout: Layout
     key_version: int
     key: bytes = field(repr=False)
+    landing_url: str | None = field(default=None, repr=False)  # may carry credentials
 
     @property
     def key_fingerprint(self) -> str:
@@ -97,4 +99,6 @@ def load_settings(key: str | None = None) -> Settings:
         layout=Layout(default_home()),
         key_version=int(version_text),
         key=secret.encode("utf-8"),
+        # A drop zone on object storage (pipelines/dropzone.py), checked by preflight.
+        landing_url=os.environ.get(LANDING_URL_VARIABLE) or None,
     )

@@ -10,7 +10,7 @@ from datetime import date
 from kalido.config import ConfigError, Layout, Settings, default_home, load_settings
 from kalido.db import in_fresh_process
 from kalido.features import build_features, build_similarity, recommend
-from kalido.pipelines import runs, unchanged
+from kalido.pipelines import dropzone, runs, unchanged
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
 from kalido.pipelines.pseudonymise import check_key, pseudonymise
@@ -51,6 +51,8 @@ def preflight(key: str | None = None) -> tuple[Settings, Policy]:
     settings = load_settings(key)
     policy = load_policy()
     check_key(settings)
+    if settings.landing_url:
+        dropzone.open_drop_zone(settings.landing_url)
     return settings, policy
 
 
@@ -73,6 +75,12 @@ def run_stage(
     layout = settings.layout
     runs.start_run(layout, run_id, logical_date)
     started = time.perf_counter()
+    # Files waiting on object storage make the run one with work to do: they come in first.
+    pulled = (
+        dropzone.pull(settings, logical_date)
+        if stage == FIRST_STAGE and settings.landing_url
+        else {}
+    )
     if stage == FIRST_STAGE and not force:
         previous = unchanged.unchanged_since(settings, logical_date, shards)
         if previous:
@@ -89,6 +97,7 @@ def run_stage(
         counts = STAGES[stage](settings, policy, logical_date, run_id, shards=shards)
     else:
         counts = STAGES[stage](settings, policy, logical_date, run_id)
+    counts = {**pulled, **counts}
     seconds = time.perf_counter() - started
     if stage in PER_SHARD and not same_as:
         runs.record_shard(layout, run_id, logical_date, stage, shard, counts, seconds)
