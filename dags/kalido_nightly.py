@@ -2,7 +2,8 @@
 ### kalido_nightly
 
 The nightly personalisation pipeline for one logical date (the day just ended), one task per
-stage: **ingest** landing files into the restricted raw store → **purge** (erasure requests,
+stage: **ingest** landing files into the restricted raw store (first moving in the files of the
+object-storage drop zone `KALIDO_LANDING_URL`, when set) → **purge** (erasure requests,
 suppression of erased subjects delivered again, retention rules; physical deletion) →
 **pseudonymise** into staging → per user-hash shard: **gate** on consent, age and data-subject
 requests, then **build_features** (views window, interests) → **similarity** once over every
