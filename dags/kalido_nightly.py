@@ -10,7 +10,8 @@ requests, then **build_features** (views window, interests) → **similarity** o
 shard (similar products, product popularity, audience) → per shard: **recommend** →
 **subject_access** (access/portability exports) → **validate** with the Great Expectations suites
 of `expectations/` (a failed critical expectation fails the task, so nothing is published) →
-**publish** the analyst warehouse and email feed → **check_requests** (fails when a data-subject
+**publish** the analyst warehouse and email feed (and mirror them to `KALIDO_EXPORT_URL`, when
+set) → **check_requests** (fails when a data-subject
 request is overdue or failed).
 
 Wiring only: every task is one call into `kalido.pipelines.nightly.run_stage`, the same code the

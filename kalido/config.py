@@ -10,6 +10,7 @@ from pathlib import Path
 
 MIN_KEY_BYTES = 32
 LANDING_URL_VARIABLE = "KALIDO_LANDING_URL"
+EXPORT_URL_VARIABLE = "KALIDO_EXPORT_URL"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,7 +74,9 @@ class Settings:
     layout: Layout
     key_version: int
     key: bytes = field(repr=False)
-    landing_url: str | None = field(default=None, repr=False)  # may carry credentials
+    # Object storage (pipelines/objectstore.py); URLs may carry credentials.
+    landing_url: str | None = field(default=None, repr=False)
+    export_url: str | None = field(default=None, repr=False)
 
     @property
     def key_fingerprint(self) -> str:
@@ -99,6 +102,6 @@ def load_settings(key: str | None = None) -> Settings:
         layout=Layout(default_home()),
         key_version=int(version_text),
         key=secret.encode("utf-8"),
-        # A drop zone on object storage (pipelines/dropzone.py), checked by preflight.
         landing_url=os.environ.get(LANDING_URL_VARIABLE) or None,
+        export_url=os.environ.get(EXPORT_URL_VARIABLE) or None,
     )

@@ -10,7 +10,7 @@ from datetime import date
 from kalido.config import ConfigError, Layout, Settings, default_home, load_settings
 from kalido.db import in_fresh_process
 from kalido.features import build_features, build_similarity, recommend
-from kalido.pipelines import dropzone, runs, unchanged
+from kalido.pipelines import objectstore, runs, unchanged
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
 from kalido.pipelines.pseudonymise import check_key, pseudonymise
@@ -51,8 +51,7 @@ def preflight(key: str | None = None) -> tuple[Settings, Policy]:
     settings = load_settings(key)
     policy = load_policy()
     check_key(settings)
-    if settings.landing_url:
-        dropzone.open_drop_zone(settings.landing_url)
+    objectstore.check_urls(settings)
     return settings, policy
 
 
@@ -77,7 +76,7 @@ def run_stage(
     started = time.perf_counter()
     # Files waiting on object storage make the run one with work to do: they come in first.
     pulled = (
-        dropzone.pull(settings, logical_date)
+        objectstore.pull_landing(settings, logical_date)
         if stage == FIRST_STAGE and settings.landing_url
         else {}
     )

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from kalido.config import Layout, Settings
 from kalido.db import attach, connect, rebuild_in_fresh_process, replace_atomically, run_sql
-from kalido.pipelines import runs
+from kalido.pipelines import objectstore, runs
 from kalido.policy import Policy
 from kalido.shards import attach_work
 
@@ -175,4 +175,5 @@ def publish(settings: Settings, policy: Policy, logical_date: date, run_id: str)
     record.setdefault("stages", {})["publish"] = {k: v for k, v in feed.items() if k != "feed_dir"}
     warehouse = _build_warehouse(settings, policy, record)
     log.info("published warehouse %s and feed %s", warehouse, feed["feed_dir"])
-    return {**feed, "warehouse": str(warehouse)}
+    mirrored = objectstore.mirror_exports(settings) if settings.export_url else {}
+    return {**feed, "warehouse": str(warehouse), **mirrored}

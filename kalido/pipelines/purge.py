@@ -23,7 +23,7 @@ import pyarrow as pa
 from kalido import raw_browsing
 from kalido.config import ConfigError, Layout, Settings
 from kalido.db import attach, connect, rebuild_database, replace_atomically, run_sql
-from kalido.pipelines import runs, unchanged
+from kalido.pipelines import objectstore, runs, unchanged
 from kalido.pipelines.pseudonymise import assign_pseudonyms
 from kalido.policy import Policy
 from kalido.rewrite import Needles, rewrite_feed_dir, rewrite_file
@@ -438,6 +438,8 @@ def purge(settings: Settings, policy: Policy, logical_date: date, run_id: str) -
     summary = _purge_restricted(settings, policy, logical_date, run_id, report)
     needles, feed_needles = summary.pop("_needles"), summary.pop("_feed_needles")
     _purge_files(layout, policy, logical_date, needles, feed_needles, report)
+    if settings.export_url:  # the bucket's feeds follow the local ones at once
+        objectstore.mirror_exports(settings, warehouse=False)
     stores = report.as_dict()
     path = layout.home / "reports" / "purge" / f"{logical_date}__{runs.file_stem(run_id)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
