@@ -30,6 +30,7 @@ from datetime import date
 from pathlib import Path, PurePosixPath
 
 from kalido.config import EXPORT_URL_VARIABLE, LANDING_URL_VARIABLE, ConfigError, Settings
+from kalido.email_feed import MANIFEST, complete_feeds
 from kalido.pipelines.ingest import PARTITION, SOURCES
 
 log = logging.getLogger(__name__)
@@ -129,13 +130,13 @@ def mirror_exports(settings: Settings, warehouse: bool = True) -> dict[str, int]
     layout = settings.layout
     local_feeds, remote_feeds = layout.email_feed, f"{root.rstrip('/')}/email_recommendations"
     counts = dict.fromkeys(("feeds_uploaded", "feeds_removed", "warehouse_uploaded"), 0)
-    complete = sorted(p for p in local_feeds.glob("dt=*") if (p / "manifest.json").is_file())
+    complete = complete_feeds(local_feeds)
     for feed in complete:
-        manifest = f"{remote_feeds}/{feed.name}/manifest.json"
-        if fs.exists(manifest) and fs.cat_file(manifest) == (feed / "manifest.json").read_bytes():
+        manifest = f"{remote_feeds}/{feed.name}/{MANIFEST}"
+        if fs.exists(manifest) and fs.cat_file(manifest) == (feed / MANIFEST).read_bytes():
             continue  # the manifest holds the CSV's sha256: the same manifest, the same feed
         _upload(fs, feed / "recommendations.csv", f"{remote_feeds}/{feed.name}/recommendations.csv")
-        _upload(fs, feed / "manifest.json", manifest)
+        _upload(fs, feed / MANIFEST, manifest)
         counts["feeds_uploaded"] += 1
     latest = local_feeds / "LATEST"
     if latest.is_file():

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from kalido.config import Layout, Settings
 from kalido.db import attach, connect, rebuild_in_fresh_process, replace_atomically, run_sql
+from kalido.email_feed import MANIFEST, refresh_latest
 from kalido.pipelines import objectstore, runs
 from kalido.policy import Policy
 from kalido.shards import attach_work
@@ -150,7 +151,7 @@ def _write_feed(settings: Settings, policy: Policy, logical_date: date, run_id: 
         "columns": ["customer_id", "rank", "product_id", "product_title", "product_url", "score"],
         "sha256": hashlib.sha256(csv_path.read_bytes()).hexdigest(),
     }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     # A feed directory is complete or absent: the old one moves aside before the new one lands.
     if final.exists():
         retired = feed_root / f".retired-{final.name}.{os.getpid()}"
@@ -159,12 +160,7 @@ def _write_feed(settings: Settings, policy: Policy, logical_date: date, run_id: 
         shutil.rmtree(retired)
     else:
         os.replace(staging, final)
-    complete = sorted(
-        p.name.removeprefix("dt=") for p in feed_root.glob("dt=*") if (p / "manifest.json").exists()
-    )
-    latest_tmp = feed_root / ".LATEST.tmp"
-    latest_tmp.write_text(complete[-1] + "\n", encoding="utf-8")
-    replace_atomically(latest_tmp, feed_root / "LATEST")
+    refresh_latest(feed_root)
     return {"feed_rows": rows, "feed_recipients": recipients, "feed_dir": str(final)}
 
 

@@ -22,7 +22,8 @@ import pyarrow as pa
 
 from kalido import raw_browsing
 from kalido.config import ConfigError, Layout, Settings
-from kalido.db import attach, connect, rebuild_database, replace_atomically, run_sql
+from kalido.db import attach, connect, rebuild_database, run_sql
+from kalido.email_feed import refresh_latest
 from kalido.pipelines import objectstore, runs, unchanged
 from kalido.pipelines.pseudonymise import assign_pseudonyms
 from kalido.policy import Policy
@@ -380,14 +381,7 @@ def _purge_files(
             else:
                 removed = rewrite_feed_dir(feed_dir, feed_needles, layout.spill)
                 report.add("email_feeds", rows_removed=removed, files_rewritten=int(bool(removed)))
-        complete = sorted(p.name.removeprefix("dt=") for p in feed_root.glob("dt=*"))
-        latest = feed_root / "LATEST"
-        if not complete:
-            latest.unlink(missing_ok=True)
-        elif latest.exists() and latest.read_text(encoding="utf-8").strip() not in complete:
-            tmp = feed_root / ".LATEST.tmp"
-            tmp.write_text(complete[-1] + "\n", encoding="utf-8")
-            replace_atomically(tmp, latest)
+        refresh_latest(feed_root)
     # Subject-access exports: gone after their period, and at once when the customer is erased.
     access_root = layout.home / "exports" / "subject_access"
     if access_root.is_dir():
