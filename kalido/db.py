@@ -129,9 +129,33 @@ def connect(
     # Landing values are text; blank means absent. Naive timestamps take the session time zone
     # (the business time zone) and everything is stored as naive UTC.
     con.execute("create or replace temp macro kalido_text(x) as nullif(trim(x::varchar), '')")
+    # Digits only: a cast would round '1.5' to 2.
+    con.execute(
+        "create or replace temp macro kalido_integer(x) as case "
+        "when regexp_matches(kalido_text(x), '^[+-]?[0-9]{1,9}$') "
+        "then try_cast(kalido_text(x) as integer) end"
+    )
+    # Each value is parsed on its own: an offset or Z is applied by arithmetic, no offset means
+    # the session (business) time zone. DuckDB's own cast to timestamptz accepts named zones and
+    # then reads the naive values after one in that zone; a named zone is no timestamp here.
+    con.execute(
+        "create or replace temp macro kalido_ts_parts(x) as regexp_extract(x, "
+        r"'^(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?) ?"
+        r"(?:(Z)|([+-])(\d{2}):?(\d{2})?)?$', ['local', 'z', 'sign', 'hh', 'mm'])"
+    )
+    con.execute(
+        "create or replace temp macro kalido_ts_from_parts(m) as case "
+        "when m.local = '' then null "
+        "when m.z = '' and m.sign = '' then timezone('UTC', "
+        "timezone(current_setting('TimeZone'), try_cast(m.local as timestamp))) "
+        "else try_cast(m.local as timestamp) - (case m.sign when '-' then -1 else 1 end) "
+        "* to_minutes(coalesce(try_cast(nullif(m.hh, '') as int), 0) * 60 "
+        "+ coalesce(try_cast(nullif(m.mm, '') as int), 0)) "
+        "end"
+    )
     con.execute(
         "create or replace temp macro kalido_ts(x) as "
-        "timezone('UTC', try_cast(kalido_text(x) as timestamptz))"
+        "kalido_ts_from_parts(kalido_ts_parts(kalido_text(x)))"
     )
     con.execute(
         # CASE, not AND: only CASE keeps DuckDB from calling the Python UDF on every row.

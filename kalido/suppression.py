@@ -33,6 +33,13 @@ def suppression_secret(layout: Layout, override: str | None = None) -> bytes:
     return path.read_text(encoding="utf-8").strip().encode("utf-8")
 
 
+def request_pseudonym(secret: bytes, request_id: str) -> str:
+    """A request's keyed pseudonym: request ids are restricted data (senders put emails in them),
+    and this one survives key rotation, so reports and logs name requests by it."""
+    message = f"request\x1f{request_id}".encode()
+    return "req_" + token(hmac.new(secret, message, hashlib.sha256).hexdigest()[:20])
+
+
 def suppression_tag(secret: bytes, domain: str, raw_id: str) -> str:
     """The tag of one identifier: same person, same tag, whatever the spelling or key version."""
     if domain not in DOMAINS:

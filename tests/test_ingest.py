@@ -150,12 +150,13 @@ def test_a_malformed_file_does_not_stop_the_others(home, landing):
     landing.csv("orders", D, ["no_such_column"], [{"no_such_column": "x"}], name="drift.csv")
     landing.jsonl("browsing", D, events(landing, 2), name="fine.jsonl")
     totals = run_ingest()
-    assert totals["files_failed"] == 1 and totals["rows_loaded"] == 2
+    assert totals["files_failed"] == 2 and totals["rows_loaded"] == 2
     rows = {
         path: (status, read, quarantined) for path, status, read, _, quarantined, _ in ledger(home)
     }
-    assert rows[f"browsing/dt={D}/broken.jsonl.gz"][0] == "failed"
-    assert rows[f"orders/dt={D}/drift.csv"] == ("ingested", 1, 1)
+    assert rows[f"browsing/dt={D}/broken.jsonl.gz"][0] == "quarantined"
+    # A file without the contract's required columns is quarantined whole, none of its rows read.
+    assert rows[f"orders/dt={D}/drift.csv"] == ("quarantined", 0, 0)
 
 
 def test_naive_timestamps_are_paris_time(home, landing):

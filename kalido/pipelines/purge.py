@@ -15,6 +15,7 @@ import shutil
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -28,7 +29,7 @@ from kalido.pipelines import objectstore, runs, unchanged
 from kalido.pipelines.pseudonymise import assign_pseudonyms
 from kalido.policy import Policy
 from kalido.rewrite import Needles, rewrite_feed_dir, rewrite_file
-from kalido.suppression import suppression_secret, suppression_tag
+from kalido.suppression import request_pseudonym, suppression_secret, suppression_tag
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,13 @@ def _purge_restricted(
         attach(con, archive_path, "archive", read_only=False)
         raw_browsing.open_view(con, layout, removable=True)
         run_sql(con, "purge/create_tables")
+        con.create_function(
+            "kalido_request_pid",
+            partial(request_pseudonym, secret),
+            [duckdb.sqltype("VARCHAR")],
+            duckdb.sqltype("VARCHAR"),
+            side_effects=False,
+        )
         suppressed = _suppressed(con, new_identifiers, secret)  # noqa: F841 - read by DuckDB
         con.execute("create or replace temp table suppressed_ids as select * from suppressed")
         con.begin()

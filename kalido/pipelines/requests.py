@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections import defaultdict
 from datetime import date
+from pathlib import Path
 
 from kalido import raw_browsing
 from kalido.config import Settings
 from kalido.db import attach, connect, run_sql
-from kalido.pipelines import runs
 from kalido.policy import Policy
 from kalido.shards import attach_work
 
@@ -37,7 +38,31 @@ ACCESS_SECTIONS = (
 
 
 class RequestsNeedAttention(Exception):
-    """Some data-subject request is overdue or failed (the message holds ids and counts only)."""
+    """Some data-subject request is overdue or failed, or a request id was reused by another
+    request (the message holds request pseudonyms and counts only)."""
+
+# A request id that is a short plain token names its export file as it is; any other gets a
+# cleaned prefix and its keyed pseudonym after a '.', which no plain token holds: two requests
+# never share a file ('ACC/1' and 'ACC_1' once both wrote ACC_1.json).
+PLAIN_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def export_name(request_id: str, request_pid: str) -> str:
+    """The subject-access file name of a request (without .json)."""
+    if PLAIN_REQUEST_ID.match(request_id):
+        return request_id
+    prefix = re.sub(r"[^A-Za-z0-9_-]+", "_", request_id)[:32].strip("_") or "request"
+    return f"{prefix}.{request_pid}"
+
+
+def _taken_by_another(path: Path, request_id: str) -> bool:
+    """An export already written there for another request is never overwritten."""
+    if not path.exists():
+        return False
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("request_id") != request_id
+    except (OSError, ValueError, AttributeError):
+        return True
 
 
 def _rows(con, table: str) -> list[dict]:
@@ -128,7 +153,7 @@ def answer_access_requests(
         # The open requests, read once: listed here, and whose customers subject_access.sql reads.
         con.execute(
             "create or replace temp table access_open as"
-            " select request_id, type, customer_pid from raw.request_log"
+            " select request_id, request_pid, type, customer_pid from raw.request_log"
             " where status = 'open' and type in ('access', 'portability')"
         )
         open_requests = _rows(con, "(select * from access_open order by request_id)")
@@ -136,7 +161,16 @@ def answer_access_requests(
         for request in open_requests:
             document = _export(sections, policy, request, logical_date)
             out.mkdir(parents=True, exist_ok=True)
-            path = out / f"{runs.file_stem(request['request_id'])}.json"
+            name = export_name(request["request_id"], request["request_pid"])
+            path = out / f"{name}.json"
+            if _taken_by_another(path, request["request_id"]):
+                con.execute(
+                    "update raw.request_log set status = 'failed', run_id = $r,"
+                    " note = 'export file name taken by another request' where request_id = $q",
+                    {"r": run_id, "q": request["request_id"]},
+                )
+                log.error("access request %s: export name taken", request["request_pid"])
+                continue
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
             os.replace(tmp, path)
@@ -161,12 +195,20 @@ def request_status(settings: Settings, logical_date: date, run_id: str) -> dict:
         run_sql(con, "requests/attention", {"logical_date": logical_date, "run_id": run_id})
         counts = dict(
             zip(
-                ("requests", "open", "completed", "overdue", "completed_late", "failed"),
+                (
+                    "requests",
+                    "open",
+                    "completed",
+                    "overdue",
+                    "completed_late",
+                    "failed",
+                    "reused_ids",
+                ),
                 con.execute("select * from request_counts").fetchone(),
                 strict=True,
             )
         )
-        attention = [r[0] for r in con.execute("select request_id from attention").fetchall()]
+        attention = [r[0] for r in con.execute("select request_pid from attention").fetchall()]
     return {**counts, "attention": attention}
 
 
@@ -176,6 +218,7 @@ def check_requests(settings: Settings, policy: Policy, logical_date: date, run_i
     if status["attention"]:
         raise RequestsNeedAttention(
             f"{status['overdue']} overdue, {status['completed_late']} answered late, "
-            f"{status['failed']} failed: {', '.join(status['attention'][:20])}"
+            f"{status['failed']} failed, {status['reused_ids']} request ids reused: "
+            f"{', '.join(status['attention'][:20])}"
         )
     return status

@@ -44,3 +44,7 @@ create table if not exists ingest_ledger (
     rows_quarantined bigint not null, duplicates_dropped bigint not null,
     error varchar, run_id varchar not null, logical_date date not null
 );
+-- Columns outside the contract that a file held, dropped after the card scan (names only).
+alter table ingest_ledger add column if not exists dropped_columns varchar;
+-- The path as the warehouse and logs may show it (personal-data patterns in a name withheld).
+alter table ingest_ledger add column if not exists shown_path varchar;

@@ -31,9 +31,16 @@ union all
 select null, 'unreadable line: ' || lower(error_type), csv_line
 from kalido_rejects;
 
--- $structure names every contract field as VARCHAR; absent fields come out NULL.
+-- The fields the file uses, contract or not: the others are dropped (and named in the ledger).
+create or replace temp table landed_columns as
+select distinct unnest(json_keys(line)) as name
+from landed_lines
+where _object;
+
+-- $structure names every contract field as VARCHAR; absent fields come out NULL. The card scan
+-- reads the whole line, fields outside the contract included.
 create or replace temp table landed as
-select _row, unnest(json_transform(line, $structure))
+select _row, kalido_has_card(line) as _card, unnest(json_transform(line, $structure))
 from landed_lines
 where _object;
 

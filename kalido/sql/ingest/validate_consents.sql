@@ -1,3 +1,6 @@
+-- Every rule names what it guards; values never appear in a reason. $pii is the quality
+-- suites' personal-data patterns in one: a free-text field that leaves the restricted zone
+-- and matches it is quarantined here, before anything is written outside restricted/.
 create or replace temp table validated as
 with typed as (
     select
@@ -9,7 +12,7 @@ with typed as (
         kalido_text(recorded_at) as recorded_at_text,
         kalido_ts(recorded_at) as recorded_at,
         kalido_text(source) as source,
-        kalido_has_card(concat_ws(chr(31), {columns})) as _card
+        _card
     from landed
 )
 select
@@ -25,5 +28,8 @@ select
         when status not in ('granted', 'withdrawn') then 'unknown consent status'
         when recorded_at_text is null then 'missing required field recorded_at'
         when recorded_at is null then 'unparseable timestamp in recorded_at'
+        when recorded_at not between $records_since and $until
+            then 'implausible timestamp in recorded_at'
+        when regexp_matches(source, $pii) then 'personal data pattern in source'
     end as _reason
 from typed;

@@ -1,3 +1,4 @@
+-- Every rule names what it guards; values never appear in a reason.
 create or replace temp table validated as
 with typed as (
     select
@@ -21,7 +22,7 @@ with typed as (
         kalido_text(updated_at) as updated_at_text,
         kalido_ts(updated_at) as updated_at,
         coalesce(lower(kalido_text(account_status)), 'active') as account_status,
-        kalido_has_card(concat_ws(chr(31), {columns})) as _card
+        _card
     from landed
 )
 select
@@ -38,7 +39,15 @@ select
         when last_login_at_text is not null and last_login_at is null
             then 'unparseable timestamp in last_login_at'
         when birth_date_text is not null and birth_date is null then 'unparseable birth_date'
-        when birth_date > cast(updated_at as date) then 'birth_date in the future'
+        when birth_date > cast(updated_at as date) or birth_date > $logical_date
+            then 'birth_date in the future'
+        when birth_date < $birth_dates_since then 'implausible birth_date'
+        when updated_at not between $records_since and $until
+            then 'implausible timestamp in updated_at'
+        when created_at not between $records_since and $until
+            then 'implausible timestamp in created_at'
+        when last_login_at not between $records_since and $until
+            then 'implausible timestamp in last_login_at'
         when country is not null and not regexp_matches(country, '^[A-Z]{2}$')
             then 'country is not ISO 3166-1 alpha-2'
         when gender is not null and gender not in ('F', 'M', 'X') then 'unknown gender'

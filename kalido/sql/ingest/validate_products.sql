@@ -1,3 +1,6 @@
+-- Every rule names what it guards; values never appear in a reason. $pii is the quality
+-- suites' personal-data patterns in one: a free-text field that leaves the restricted zone
+-- and matches it is quarantined here, before anything is written outside restricted/.
 create or replace temp table validated as
 with typed as (
     select
@@ -16,7 +19,7 @@ with typed as (
         kalido_text(url) as url,
         kalido_text(updated_at) as updated_at_text,
         kalido_ts(updated_at) as updated_at,
-        kalido_has_card(concat_ws(chr(31), {columns})) as _card
+        _card
     from landed
 )
 select
@@ -24,11 +27,16 @@ select
     case
         when _card then 'card number in row'
         when product_id is null then 'missing required field product_id'
+        when not regexp_matches(product_id, $plain_id) then 'product_id is not a plain identifier'
         when category_path is null then 'missing required field category_path'
         when in_stock_text is null then 'missing required field in_stock'
         when in_stock is null then 'in_stock is not a boolean'
         when price is not null and price < 0 then 'negative price'
         when updated_at_text is not null and updated_at is null
             then 'unparseable timestamp in updated_at'
+        when updated_at not between $records_since and $until
+            then 'implausible timestamp in updated_at'
+        when regexp_matches(concat_ws(chr(31), product_id, title, category_path, brand, url), $pii)
+            then 'personal data pattern in the catalogue row'
     end as _reason
 from typed;

@@ -1,3 +1,6 @@
+-- Every rule names what it guards; values never appear in a reason. $pii is the quality
+-- suites' personal-data patterns in one: a free-text field that leaves the restricted zone
+-- and matches it is quarantined here, before anything is written outside restricted/.
 create or replace temp table validated as
 with typed as (
     select
@@ -8,7 +11,7 @@ with typed as (
         lower(kalido_text(purpose)) as purpose,
         kalido_text(received_at) as received_at_text,
         kalido_ts(received_at) as received_at,
-        kalido_has_card(concat_ws(chr(31), {columns})) as _card
+        _card
     from landed
 )
 select
@@ -25,5 +28,7 @@ select
             then 'unknown purpose'
         when received_at_text is null then 'missing required field received_at'
         when received_at is null then 'unparseable timestamp in received_at'
+        when received_at not between $records_since and $until
+            then 'implausible timestamp in received_at'
     end as _reason
 from typed;

@@ -132,12 +132,14 @@ inner join pid_customer as p on p.raw_id = o.customer_id
 where o.ordered_at < $cutoff and o._partition_date <= $logical_date
 order by o.ordered_at, order_pid, o.line_no;
 
+-- Request ids stay in restricted/: staging names a request by its pseudonym (request_log).
 create or replace table stg_requests as
-select r.request_id, p.pid as customer_pid, r.type, r.purpose, r.received_at
+select l.request_pid, p.pid as customer_pid, r.type, r.purpose, r.received_at
 from raw.raw_requests as r
 inner join pid_customer as p on p.raw_id = r.customer_id
+left join raw.request_log as l on l.request_id = r.request_id
 where r.received_at < $cutoff and r._partition_date <= $logical_date
-order by r.received_at, r.request_id;
+order by r.received_at, l.request_pid;
 
 -- The catalogue is the latest snapshot up to the logical date.
 create or replace table stg_products as

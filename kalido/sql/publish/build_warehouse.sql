@@ -37,10 +37,12 @@ from work.feat_audience_daily
 order by day;
 
 -- Per-file accounting: rows_read = rows_loaded + rows_quarantined + duplicates_dropped.
+-- A landing file name is the sender's free text: its shown form (ingest.shown_path) only.
 create table ingest_files as
 select
-    file_id, source, partition_date, path, status, rows_read, rows_loaded, rows_quarantined,
-    duplicates_dropped, error, run_id, logical_date
+    file_id, source, partition_date, coalesce(shown_path, path) as path, status, rows_read,
+    rows_loaded, rows_quarantined, duplicates_dropped, error, dropped_columns, run_id,
+    logical_date
 from raw.ingest_ledger
 order by source, partition_date, path, file_id;
 
@@ -60,13 +62,14 @@ create table pipeline_runs (
     warnings json  -- failed warning-level expectations of the run (names and counts only)
 );
 
--- Data-subject requests and what was done (pseudonym, dates, counts per store; no identifier).
+-- Data-subject requests and what was done (pseudonyms, dates, counts per store; no identifier:
+-- a request id is the sender's free text, so only its keyed pseudonym is published).
 create table request_log as
 select
-    request_id, type, purpose, customer_pid, received_at, due_on, completed_on, status,
+    request_pid, type, purpose, customer_pid, received_at, due_on, completed_on, status,
     rows_affected, note
 from raw.request_log
-order by received_at, request_id;
+order by received_at, request_pid;
 
 -- What each purge removed per store (counts only).
 create table purge_log as

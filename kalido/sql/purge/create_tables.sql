@@ -10,6 +10,8 @@ create table if not exists request_log (
     due_on date not null, completed_on date, status varchar not null,
     rows_affected json, note varchar, run_id varchar not null
 );
+-- The request's keyed pseudonym (suppression.request_pseudonym): what leaves restricted/.
+alter table request_log add column if not exists request_pid varchar;
 -- A landing file rewritten by an erasure keeps its file_id (the lineage of its raw rows); its new
 -- sha256 goes in the ledger so that ingest-once still knows it.
 alter table ingest_ledger add column if not exists rows_erased bigint default 0;
