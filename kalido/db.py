@@ -129,6 +129,11 @@ def connect(
     # Landing values are text; blank means absent. Naive timestamps take the session time zone
     # (the business time zone) and everything is stored as naive UTC.
     con.execute("create or replace temp macro kalido_text(x) as nullif(trim(x::varchar), '')")
+    # A JSON line holds an object: valid, and its first non-blank character is '{'.
+    con.execute(
+        "create or replace temp macro kalido_json_object(line) as coalesce(json_valid(line) "
+        "and ltrim(line, chr(9) || chr(10) || chr(13) || chr(32))[1] = '{', false)"
+    )
     # Digits only: a cast would round '1.5' to 2.
     con.execute(
         "create or replace temp macro kalido_integer(x) as case "

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 from isal import igzip
 
-from kalido import landing_csv, quality, raw_browsing
+from kalido import landing_text, quality, raw_browsing
 from kalido.config import Layout, Settings
 from kalido.db import connect, run_sql
 from kalido.policy import Policy
@@ -258,9 +258,37 @@ def _csv_header(path: Path, extension: str) -> list[str]:
     return names
 
 
+def _read_whole(landing_file: LandingFile, path: Path) -> bytes:
+    with _opener(landing_file.extension)(path, "rb") as handle:
+        return handle.read()
+
+
+def _from_python(con: duckdb.DuckDBPyConnection, sql: str, tables: dict) -> None:
+    """Run an ingest SQL file over Arrow tables split in Python (landing_text.py)."""
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        run_sql(con, sql)
+    finally:
+        for name in tables:
+            con.unregister(name)
+
+
+def _land_jsonl(con: duckdb.DuckDBPyConnection, landing_file: LandingFile, path: Path) -> None:
+    try:
+        run_sql(con, "ingest/jsonl_lines", {"path": str(path)})
+    except duckdb.InvalidInputException:
+        lines, rejects = landing_text.split_lines(_read_whole(landing_file, path))
+        _from_python(
+            con,
+            "ingest/jsonl_lines_from_python",
+            {"python_lines": lines, "python_line_rejects": rejects},
+        )
+    structure = json.dumps({column: "VARCHAR" for column in landing_file.source.columns})
+    run_sql(con, "ingest/landed_from_jsonl", {"structure": structure})
+
+
 def _land_csv(con: duckdb.DuckDBPyConnection, landing_file: LandingFile, path: Path) -> None:
-    """DuckDB's reader first; a file it cannot split line by line (an unterminated quote
-    swallows the lines after it, mixed line endings stop it) is split by landing_csv instead."""
     header = _csv_header(path, landing_file.extension)
     try:
         run_sql(
@@ -271,31 +299,29 @@ def _land_csv(con: duckdb.DuckDBPyConnection, landing_file: LandingFile, path: P
         swallowed = con.execute(
             "select count(*) from kalido_rejects where contains(csv_line, chr(10))"
         ).fetchone()[0]
-    except duckdb.Error:
+    except duckdb.InvalidInputException:
         swallowed = 1
-    if not swallowed:
-        return
-    records = landing_csv.read_records(path, header, _opener(landing_file.extension))
-    con.register("landed_records", records.table())
-    con.register("landed_rejects", records.rejects_table())
-    try:
-        run_sql(con, "ingest/landed_from_records")
-    finally:
-        con.unregister("landed_records")
-        con.unregister("landed_rejects")
+    if swallowed:
+        records = landing_text.split_records(_read_whole(landing_file, path), header)
+        _from_python(
+            con,
+            "ingest/csv_from_python",
+            {"python_records": records.table(), "python_line_rejects": records.rejects_table()},
+        )
 
 
 def _land(con: duckdb.DuckDBPyConnection, landing_file: LandingFile, path: Path) -> list[str]:
     """Fill temp tables `landed` (contract columns as text, `_card` for the whole row) and
     `rejected_rows` from `path`, a copy of the landing file; the file's columns outside the
-    contract (dropped: nothing reads them after the card scan)."""
+    contract (dropped: nothing reads them after the card scan). DuckDB reads each file first;
+    one its reader stops on, or splits wrongly (an unterminated quote swallows the lines after
+    it), is split line by line by landing_text."""
     spec = landing_file.source
     _check_complete(landing_file, path)
     con.execute("drop table if exists kalido_rejects")
     con.execute("drop table if exists kalido_reject_scans")
     if landing_file.extension.startswith("jsonl"):
-        structure = json.dumps({column: "VARCHAR" for column in spec.columns})
-        run_sql(con, "ingest/landed_from_jsonl", {"path": str(path), "structure": structure})
+        _land_jsonl(con, landing_file, path)
         names = [row[0] for row in con.execute("select name from landed_columns").fetchall()]
     else:
         if landing_file.extension.startswith("csv"):

@@ -1,34 +1,38 @@
--- A request is its id and its content. A request id already used, in any earlier partition or
--- earlier in this file, by a request with other content (another type, customer, purpose or
--- time) is quarantined as a conflict: the first request keeps the id and still runs, and the
--- conflict is raised by check_requests. The same request sent again is a duplicate, however
--- long ago the first copy came.
+-- A request is its id and its content. The first request to use an id keeps it (the earliest
+-- raw row, else the earliest row of this file); a later row with that id and other content
+-- (another type, customer, purpose or time) is quarantined as a conflict and raised by
+-- check_requests, and one with the same content is a duplicate, however long ago the first came.
 create or replace temp table classified as
 with incoming as (
     select _row, request_id, customer_id, type, purpose, received_at
     from validated
     where _reason is null
 ),
-earlier as (
+holders as (
     -- Raw rows come before every row of this file (_row 0).
-    select request_id, customer_id, type, purpose, received_at, 0 as _row
+    select
+        request_id, customer_id, type, purpose, received_at, 0 as _row,
+        _partition_date as _held_since, _row as _held_row
     from raw_requests
     where _file_id <> $file_id
     union all
-    select request_id, customer_id, type, purpose, received_at, _row
+    select request_id, customer_id, type, purpose, received_at, _row, null, null
     from incoming
+),
+first_holder as (
+    select *
+    from holders
+    qualify row_number() over (
+        partition by request_id order by _row, _held_since, _held_row
+    ) = 1
 ),
 verdicts as (
     select
         i._row,
-        bool_or(
-            (e.customer_id, e.type, e.purpose, e.received_at)
-            is distinct from (i.customer_id, i.type, i.purpose, i.received_at)
-        ) as _conflict,
-        bool_or(e._row = 0) as _in_raw
+        (f.customer_id, f.type, f.purpose, f.received_at)
+        is distinct from (i.customer_id, i.type, i.purpose, i.received_at) as _conflict
     from incoming as i
-    inner join earlier as e on e.request_id = i.request_id and e._row < i._row
-    group by i._row
+    inner join first_holder as f on f.request_id = i.request_id and f._row < i._row
 )
 select
     c._row,
@@ -36,7 +40,7 @@ select
         as _reason,
     case
         when v._conflict then 'quarantined'
-        when v._in_raw then 'duplicate'
+        when v._row is not null then 'duplicate'
         else c._status
     end as _status
 from classified as c

@@ -1,22 +1,5 @@
--- A JSON Lines file read as text lines, so that a malformed line is kept (and quarantined)
--- instead of failing the file; lines that are not valid UTF-8 land in the rejects table.
--- Each line is checked once: an object is a valid line whose first non-blank character is '{'.
--- Blank lines are skipped, but only the few non-objects are trimmed to find them: trimming
--- every line costs more than parsing it.
-create or replace temp table landed_lines as
-select
-    ordinality as _row,
-    line,
-    coalesce(
-        json_valid(line) and ltrim(line, chr(9) || chr(10) || chr(13) || chr(32))[1] = '{',
-        false
-    ) as _object
-from read_csv(
-    $path, columns = {'line': 'VARCHAR'}, header = false, auto_detect = false,
-    delim = chr(1), quote = '', escape = '', hive_partitioning = false, store_rejects = true,
-    rejects_table = 'kalido_rejects', rejects_scan = 'kalido_reject_scans'
-) with ordinality;
-
+-- From the file's lines (jsonl_lines*.sql): blank lines are skipped, but only the few
+-- non-objects are trimmed to find them: trimming every line costs more than parsing it.
 create or replace temp table rejected_rows as
 select
     _row,
@@ -28,8 +11,8 @@ select
 from landed_lines
 where not _object and trim(coalesce(line, '')) <> ''
 union all
-select null, 'unreadable line: ' || lower(error_type), csv_line
-from kalido_rejects;
+select _row, _reason, _payload
+from line_rejects;
 
 -- The fields the file uses, contract or not: the others are dropped (and named in the ledger).
 create or replace temp table landed_columns as

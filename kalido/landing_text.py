@@ -1,10 +1,12 @@
-"""CSV records one by one, for the files DuckDB's reader cannot split line by line.
+"""Landing text split line by line in Python, for the files DuckDB's reader cannot split.
 
-DuckDB reads a well-formed CSV fast, but an unterminated quote makes it swallow every line after
-it into one rejected record, and a file mixing LF and CRLF stops its reader. Such a file is
-split here instead: a physical line is a record; a line with an open quote takes the following
-lines only when together they close the quote and give the header's number of fields (a quoted
-value may span lines), else the line alone is rejected and the next line starts afresh.
+DuckDB reads well-formed files fast, but its CSV reader (which also splits JSON Lines) stops at a
+carriage return inside a line or at LF and CRLF mixed in one file, and an unterminated quote makes
+it swallow every line after it into one rejected record. Such a file is split here instead:
+- JSON Lines: every physical line is a line; one that is not UTF-8 is rejected alone.
+- CSV: a physical line is a record; a line with an open quote takes the following lines only when
+  together they close the quote and give the header's number of fields (a quoted value may span
+  lines), else the line alone is rejected and the next line starts afresh.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -34,14 +35,7 @@ class Records:
         return pa.table({**columns, "_row": pa.array(self.numbers, pa.int64())})
 
     def rejects_table(self) -> pa.Table:
-        lines, reasons, texts = zip(*self.rejects, strict=True) if self.rejects else ((), (), ())
-        return pa.table(
-            {
-                "_row": pa.array(lines, pa.int64()),
-                "_reason": pa.array(reasons, pa.string()),
-                "_payload": pa.array(texts, pa.string()),
-            }
-        )
+        return _rejects_table(self.rejects)
 
 
 def _lines(raw: bytes) -> Iterator[tuple[int, str | None, str]]:
@@ -55,6 +49,34 @@ def _lines(raw: bytes) -> Iterator[tuple[int, str | None, str]]:
             yield number, text, text
         except UnicodeDecodeError:
             yield number, None, chunk.decode("utf-8", errors="replace")
+
+
+def split_lines(raw: bytes) -> tuple[pa.Table, pa.Table]:
+    """A JSON Lines file's lines as (_row, line) and its unreadable lines as (_row, _reason,
+    _payload), numbered from 1 like DuckDB's reader numbers them."""
+    numbers, texts, rejects = [], [], []
+    for number, text, shown in _lines(raw):
+        if text is None:
+            rejects.append((number, "unreadable line: invalid unicode", shown))
+        else:
+            numbers.append(number)
+            texts.append(text)
+    if texts and texts[-1] == "":
+        numbers.pop()
+        texts.pop()
+    lines = pa.table({"_row": pa.array(numbers, pa.int64()), "line": pa.array(texts, pa.string())})
+    return lines, _rejects_table(rejects)
+
+
+def _rejects_table(rejects: list[tuple[int, str, str]]) -> pa.Table:
+    lines, reasons, texts = zip(*rejects, strict=True) if rejects else ((), (), ())
+    return pa.table(
+        {
+            "_row": pa.array(lines, pa.int64()),
+            "_reason": pa.array(reasons, pa.string()),
+            "_payload": pa.array(texts, pa.string()),
+        }
+    )
 
 
 def _parse(text: str) -> list[str] | None:
@@ -103,8 +125,3 @@ def split_records(raw: bytes, header: list[str]) -> Records:
         records.numbers.append(number)
         position += taken
     return records
-
-
-def read_records(path: Path, header: list[str], opener) -> Records:
-    with opener(path, "rb") as handle:
-        return split_records(handle.read(), header)
