@@ -191,7 +191,10 @@ def test_suites_and_settings_load_and_every_severity_names_a_real_expectation():
     for label in settings.severity_overrides:
         suite, _, name = label.partition("/")
         assert name in suites[suite].expectation_names(), label
-    assert settings.severity("landing.browsing", "columns_match_contract") == "critical"
+    # One bad file never stops the night: drift and an unreadable file warn.
+    assert settings.severity("landing.browsing", "columns_match_contract") == "warning"
+    assert settings.severity("landing.ingest_files", "file_readable") == "warning"
+    assert settings.severity("landing.products", "some_products_in_stock") == "critical"
     assert settings.severity("landing.browsing", "event_time_plausible") == "warning"
     assert settings.severity("warehouse.recommendations", "product_in_stock") == "critical"
 
@@ -276,18 +279,41 @@ def test_clean_run_passes_every_critical_expectation_and_writes_results_and_docs
 # --- broken batches ---------------------------------------------------------------------------
 
 
+def warned_run(home: Path, known) -> tuple[list[str], dict]:
+    """A night with one bad file: it publishes, and the file's trouble is a warning only."""
+    record = run_nightly(D)
+    assert record["status"] == "success"
+    assert (home / "exports/email_recommendations/LATEST").read_text().strip() == str(D)
+    warnings = record["stages"]["validate"]["warnings"]
+    assert_free_of(json.dumps(record), known)
+    assert_quality_files_free_of_identifiers(home, known)
+    return warnings, record
+
+
+def ledger_of(home: Path, source: str) -> list[tuple]:
+    return query(
+        home / "restricted/raw.duckdb",
+        "select status, rows_loaded, error, dropped_columns from ingest_ledger"
+        " where source = $s and partition_date = $d",
+        {"s": source, "d": D},
+    )
+
+
 @pytest.mark.slow
-def test_schema_drift_renamed_column_stops_the_run(zone, known):
+def test_schema_drift_renamed_column_warns_drops_the_stranger_and_publishes(zone, known):
     rewrite_browsing(zone, D, lambda lines: [x.replace('"referrer":', '"referer":') for x in lines])
-    message, record = failed_run(zone, known)
-    assert "landing.browsing/columns_match_contract" in message
-    assert "missing ['referrer'], unexpected ['referer']" in message
-    assert "landing.browsing/columns_match_contract" in record["error"]
-    assert record["stages"]["validate"]["critical_failures"]
+    warnings, _ = warned_run(zone, known)
+    assert any(
+        w.startswith("landing.browsing/columns_match_contract")
+        and "missing ['referrer'], unexpected ['referer']" in w
+        for w in warnings
+    ), warnings
+    ((status, loaded, _, dropped),) = ledger_of(zone, "browsing")
+    assert status == "ingested" and loaded > 0 and dropped == "referer"
 
 
 @pytest.mark.slow
-def test_a_customer_file_without_header_row_is_drift_and_its_data_is_never_quoted(zone, known):
+def test_a_customer_file_without_header_row_is_quarantined_whole_and_never_quoted(zone, known):
     (first_day,) = sorted((zone / "landing/customers").iterdir())[:1]
     rows = (first_day / "customers.csv").read_text(encoding="utf-8").splitlines()[1:]
     complete = next(r for r in rows if "" not in next(csv.reader([r])))
@@ -295,29 +321,30 @@ def test_a_customer_file_without_header_row_is_drift_and_its_data_is_never_quote
     (zone / f"landing/customers/dt={D}/customers.csv").write_text(
         "\n".join([complete, *rows[:50]]) + "\n", encoding="utf-8"
     )
-    message, _ = failed_run(zone, known)
-    assert "landing.customers/columns_match_contract" in message
-    assert "unnamed_column_1" in message
-    assert_quality_files_free_of_identifiers(zone, known)
+    warnings, _ = warned_run(zone, known)
+    assert any(w.startswith("landing.ingest_files/file_readable") for w in warnings), warnings
+    ((status, loaded, error, _),) = ledger_of(zone, "customers")
+    assert (status, loaded) == ("quarantined", 0)
+    assert error.startswith("missing required column customer_id")
 
 
 @pytest.mark.slow
-def test_an_unreadable_file_stops_the_run(zone, known):
+def test_an_unreadable_file_is_quarantined_and_the_night_publishes(zone, known):
     (path,) = (zone / f"landing/orders/dt={D}").glob("*.csv")
     path.write_text("order_id,order_id\n", encoding="utf-8")  # a repeated column name
-    message, _ = failed_run(zone, known)
-    assert "landing.ingest_files/file_readable" in message
-    assert f"orders/{D}/" in message
+    warnings, _ = warned_run(zone, known)
+    readable = [w for w in warnings if w.startswith("landing.ingest_files/file_readable")]
+    assert readable and f"orders/{D}/" in readable[0]
+    assert ledger_of(zone, "orders")[0][:2] == ("quarantined", 0)
 
 
 @pytest.mark.slow
 def test_a_tenth_of_the_usual_volume_warns_and_still_publishes(zone, known, capsys):
     rewrite_browsing(zone, D, lambda lines: lines[: len(lines) // 10])
-    # and a consent whose free-text source holds an email: a warning that quotes no value
-    email = next(v for v in sorted(known[0]) if b"@" in v).decode()
+    # and a consent from a source no one declared: a warning that quotes no value
     consents = zone / f"landing/consents/dt={D}/consents.jsonl"
     first, *rest = consents.read_text(encoding="utf-8").splitlines()
-    first = json.dumps({**json.loads(first), "source": email})
+    first = json.dumps({**json.loads(first), "source": "telemarketing_vendor"})
     consents.write_text("\n".join([first, *rest]) + "\n", encoding="utf-8")
     record = run_nightly(D)
     assert record["status"] == "success"
