@@ -23,6 +23,12 @@ A rerun of a date with nothing new (same files, code, policy and stores as its l
 run left them) skips every stage and only adds itself to `pipeline_runs`; the `force` param runs
 them anyway.
 
+One run at a time on a KALIDO_HOME: each task holds the run lock (`runs/run.lock`) shared while
+it works, so the shard tasks of this run work side by side, while a task finds the home held by a
+different run (a `kalido run`, `purge` or `rotate-key`, or the kalido_retention purge) fails at
+once, writing nothing, with a message naming that run. `max_active_runs=1` keeps two runs of
+this DAG apart; between two tasks of a run nothing holds the lock.
+
 Shards: the per-shard tasks are mapped (dynamic task mapping) over `shard_plan`'s labels
 `<i>-of-<N>`; N is the run's `shards` param, else the Airflow Variable `kalido_shards`, else 1.
 Any N publishes the same warehouse and feed; with the CeleryExecutor or KubernetesExecutor the

@@ -8,7 +8,9 @@ physically (databases rebuilt, files rewritten). A purge report lands in `report
 
 The nightly run purges too (right after ingest); this DAG keeps retention running on days without a
 nightly run. Wiring only: one call to `kalido.pipelines.nightly.run_purge`, the code `kalido purge`
-runs. Scheduled after the nightly run; both write the same stores, so never concurrently.
+runs. Scheduled after the nightly run; both write the same stores, so never concurrently: the
+purge holds the run lock (`runs/run.lock`) exclusively, and fails at once, writing nothing, while
+a task of the nightly run (or a CLI run) holds it.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from kalido.config import ConfigError, Layout, default_home
+from kalido.config import ConfigError, Layout, RunInProgress, default_home, policy_path
 
 log = logging.getLogger("kalido")
 
@@ -32,7 +32,13 @@ def _positive(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kalido", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="kalido",
+        description=__doc__,
+        epilog="exit status: 0 success; 1 a failed run (recorded as failed); 2 a configuration "
+        "error, or another run (run, purge, rotate-key) in progress on the same KALIDO_HOME: "
+        "one line on stderr, nothing written",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every file and stage")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -214,11 +220,9 @@ def _purge(logical_date: date) -> int:
 
 
 def _rotate_key() -> int:
-    from kalido.pipelines.nightly import preflight
-    from kalido.pipelines.rotate import rotate_key
+    from kalido.pipelines.nightly import run_rotation
 
-    settings, _ = preflight()
-    counts = rotate_key(settings)
+    counts = run_rotation()
     print(
         f"rotated to key version {counts['key_version']}: {counts['identifiers']} identifiers "
         f"re-keyed, {counts['retired']} old pseudonyms retired; the next run publishes the "
@@ -257,7 +261,7 @@ def _import_events(args: argparse.Namespace) -> int:
             args.out,
             fmt=args.format,
             categories=args.categories,
-            timezone=load_policy().business_timezone,
+            timezone=load_policy(policy_path()).business_timezone,
             start=args.start_date,
             days=args.days,
         )
@@ -278,7 +282,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from kalido.evaluation import EvaluationBusy, evaluate, markdown, split_instant
     from kalido.policy import load_policy
 
-    policy = load_policy()
+    policy = load_policy(policy_path())
     try:
         split_instant(args.split_date, policy.business_timezone)
     except ValueError:
@@ -340,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "evaluate":
             return _evaluate(args)
         return _demo()
+    except RunInProgress as exc:
+        print(f"kalido: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"kalido: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -353,10 +360,8 @@ def main(argv: list[str] | None = None) -> int:
             from kalido.pipelines.runs import keep_traceback
 
             trace = keep_traceback(Layout(getattr(args, own_home)), args.command, exc)
-            print(
-                f"kalido: {args.command} failed ({type(exc).__name__}); traceback in {trace}",
-                file=sys.stderr,
-            )
+            where = f"traceback in {trace}" if trace else "no traceback could be written"
+            print(f"kalido: {args.command} failed ({type(exc).__name__}); {where}", file=sys.stderr)
             return 1
         print(
             f"kalido: run failed ({type(exc).__name__}); traceback in restricted/logs, "

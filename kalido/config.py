@@ -11,11 +11,31 @@ from pathlib import Path
 MIN_KEY_BYTES = 32
 LANDING_URL_VARIABLE = "KALIDO_LANDING_URL"
 EXPORT_URL_VARIABLE = "KALIDO_EXPORT_URL"
+POLICY_VARIABLE = "KALIDO_POLICY"
+SUPPRESSION_KEY_VARIABLE = "KALIDO_SUPPRESSION_KEY"
+MEMORY_LIMIT_VARIABLE = "KALIDO_DUCKDB_MEMORY_LIMIT"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The stores a run writes: each must be writable where it already exists (the home itself too).
+WRITTEN_STORES = (
+    "landing",
+    "restricted",
+    "work",
+    "warehouse",
+    "exports",
+    "runs",
+    "reports",
+    "quality",
+)
+_EFFECTIVE_IDS = os.access in os.supports_effective_ids  # a setuid run checks as whom it writes
 
 
 class ConfigError(Exception):
     """A configuration defect: the run stops with a one-line message and exit status 2."""
+
+
+class RunInProgress(ConfigError):
+    """Another run holds KALIDO_HOME (see pipelines/runs.py): refused before anything is written,
+    exit status 2 like any configuration error."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +108,56 @@ def default_home() -> Path:
     return Path(os.environ.get("KALIDO_HOME") or PROJECT_ROOT / "data").resolve()
 
 
+def policy_path() -> Path | None:
+    """KALIDO_POLICY, the policy file to use instead of the packaged one (None: the packaged)."""
+    configured = os.environ.get(POLICY_VARIABLE)
+    if not configured:
+        return None
+    path = Path(configured)
+    if not path.is_file():
+        raise ConfigError(f"{POLICY_VARIABLE} {path} is not a file")
+    return path
+
+
+def check_home(home: Path) -> None:
+    """The home must exist (only `kalido demo` and `kalido generate` create one) and be writable,
+    or a run would stop halfway with an error about whatever it wrote first."""
+    if not home.exists():
+        raise ConfigError(f"KALIDO_HOME {home} does not exist (kalido generate or demo makes one)")
+    if not home.is_dir():
+        raise ConfigError(f"KALIDO_HOME {home} is not a directory")
+    for path in [home, *(home / name for name in WRITTEN_STORES)]:
+        if path.is_dir() and not os.access(path, os.W_OK | os.X_OK, effective_ids=_EFFECTIVE_IDS):
+            raise ConfigError(f"KALIDO_HOME {home} is not writable ({path.name})")
+
+
+def check_memory_limit() -> None:
+    """KALIDO_DUCKDB_MEMORY_LIMIT, parsed by DuckDB itself, so that the first connection of a
+    stage cannot be the one to find it wrong."""
+    limit = os.environ.get(MEMORY_LIMIT_VARIABLE)
+    if not limit:
+        return
+    import duckdb  # only here: the CLI's configuration errors stay fast
+
+    try:
+        with duckdb.connect() as con:
+            con.execute("set memory_limit = $limit", {"limit": limit})
+    except duckdb.Error:
+        raise ConfigError(
+            f"{MEMORY_LIMIT_VARIABLE} is not a memory size DuckDB accepts (e.g. 2GB, 500MiB)"
+        ) from None
+
+
+def check_suppression_key() -> None:
+    """The suppression secret is first used by purge, after ingest wrote: checked up front."""
+    configured = os.environ.get(SUPPRESSION_KEY_VARIABLE, "")
+    if configured and len(configured.encode("utf-8")) < MIN_KEY_BYTES:
+        raise ConfigError(f"{SUPPRESSION_KEY_VARIABLE} is shorter than {MIN_KEY_BYTES} bytes")
+
+
 def load_settings(key: str | None = None) -> Settings:
-    """Settings from the environment; `key` overrides KALIDO_PSEUDONYM_KEY (Airflow Variable)."""
+    """Settings from the environment; `key` overrides KALIDO_PSEUDONYM_KEY (Airflow Variable).
+    Every defect is a ConfigError raised before anything is read or written."""
     secret = key if key is not None else os.environ.get("KALIDO_PSEUDONYM_KEY", "")
     if not secret:
         raise ConfigError("KALIDO_PSEUDONYM_KEY is not set (a secret of at least 32 bytes)")
@@ -98,8 +166,12 @@ def load_settings(key: str | None = None) -> Settings:
     version_text = os.environ.get("KALIDO_PSEUDONYM_KEY_VERSION", "1")
     if not version_text.isdigit() or int(version_text) < 1:
         raise ConfigError("KALIDO_PSEUDONYM_KEY_VERSION must be a positive integer")
+    check_suppression_key()
+    check_memory_limit()
+    home = default_home()
+    check_home(home)
     return Settings(
-        layout=Layout(default_home()),
+        layout=Layout(home),
         key_version=int(version_text),
         key=secret.encode("utf-8"),
         landing_url=os.environ.get(LANDING_URL_VARIABLE) or None,

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # stay under 4 GB at retail scale, and the recommender's arrays need the rest.
 DEFAULT_MEMORY_LIMIT = "2GB"
 SQL_DIR = Path(__file__).with_name("sql")
+# What the fork server of the stage processes imports before it forks them (see in_fresh_process):
+# kalido.lifeline first, so that it dies with the run from the start.
+FORKSERVER_PRELOAD = ["kalido.lifeline", "kalido.pipelines.nightly"]
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")  # a plain name, safe to place in SQL text
 QUALIFIED = re.compile(r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$")  # the same, catalog first
@@ -93,7 +96,7 @@ def _bounded(con: duckdb.DuckDBPyConnection, spill_dir: Path) -> None:
     """Cap DuckDB's memory (its default is 80 % of the machine) and spill past the cap into
     spill_dir, which must lie in the zone of the data the connection reads. No progress bar:
     it floods task logs (Airflow, CI) with terminal control lines."""
-    limit = os.environ.get("KALIDO_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    limit = os.environ.get("KALIDO_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
     con.execute("set memory_limit = $limit", {"limit": limit})
     con.execute("set temp_directory = $dir", {"dir": str(spill_dir)})
     con.execute("set enable_progress_bar = false")
@@ -249,9 +252,16 @@ def in_fresh_process(fn, *args):
     Forked from a fork server that only imported the package (never opened a database), which is
     much cheaper than spawning an interpreter per call.
     """
+    from kalido import lifeline
+
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["kalido.pipelines.nightly"])
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)
+    # Both die with their parent (kill -9 of a run leaves no process holding a database), and
+    # neither imports from the working directory (see lifeline.py).
+    lifeline.start_forkserver()
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=context, initializer=lifeline.die_with_parent
+    ) as pool:
         # A child re-runs the parent's __main__ before it works. Under an Airflow executor that
         # is the airflow command, whose import fails in a task process (the metadata DB address
         # is withheld from tasks); the child needs nothing from it, so it sees a bare __main__.

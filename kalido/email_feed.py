@@ -28,5 +28,9 @@ def refresh_latest(feed_root: Path) -> None:
     if latest.is_file() and latest.read_text(encoding="utf-8") == text:
         return
     tmp = feed_root / ".LATEST.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    replace_atomically(tmp, latest)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        replace_atomically(tmp, latest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written LATEST beside
+        raise

@@ -12,12 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kalido.config import ConfigError
+from kalido.config import ConfigError, Layout
 from kalido.db import attach, connect
 from kalido.pipelines.nightly import run_nightly, run_purge
 from kalido.pipelines.purge import ENFORCED
 from kalido.policy import UNTIMED_CLOCKS, load_policy
 from kalido.pseudonyms import pseudonym
+from kalido.suppression import request_pseudonym, suppression_secret
 from tests.conftest import KEY, kalido, query, query_raw, warehouse_tables
 from tests.landing import CUSTOMER_COLUMNS, ORDER_COLUMNS, Landing, catalogue
 
@@ -39,6 +40,12 @@ ARCHIVE = "restricted/archive/legal_archive.duckdb"
 
 def pid(customer_id: str, key: str = KEY) -> str:
     return pseudonym(key.encode(), "customer", customer_id)
+
+
+def request_names(home, request_ids) -> dict[str, str]:
+    """request pseudonym -> request id, under the home's suppression secret."""
+    secret = suppression_secret(Layout(home))
+    return {request_pseudonym(secret, r): r for r in request_ids}
 
 
 def request(request_id, customer_id, kind, at, purpose=None) -> dict:
@@ -237,11 +244,16 @@ def test_requests_erase_object_restrict_and_answer_access(zone, landing):
     assert "raw_browsing" in export["policy"]["retention"]
     assert export["requests"][0]["request_id"] == "R-ACC"
 
-    # The request log: complete, due in a calendar month, no identifier, published.
-    log_rows = query(
-        warehouse,
-        "select request_id, type, customer_pid, due_on, completed_on, status, rows_affected"
-        " from request_log order by request_id",
+    # The request log: complete, due in a calendar month, no identifier (request ids are
+    # published as their keyed pseudonyms), published.
+    named = request_names(home, ("R-ACC", "R-ERASE", "R-OBJ", "R-RESTR"))
+    log_rows = sorted(
+        (named[r[0]], *r[1:])
+        for r in query(
+            warehouse,
+            "select request_pid, type, customer_pid, due_on, completed_on, status, rows_affected"
+            " from request_log",
+        )
     )
     assert [(r[0], r[5]) for r in log_rows] == [
         ("R-ACC", "completed"),
@@ -405,7 +417,11 @@ def test_key_rotation_unlinks_old_pseudonyms(zone, monkeypatch):
     warehouse = zone / "warehouse/analytics.duckdb"
     pids = {r[0] for r in query(warehouse, "select distinct user_pid from recommendations")}
     assert pid("C_KEEP", new_key) in pids
-    log_pids = dict(query(warehouse, "select request_id, customer_pid from request_log"))
+    named = request_names(zone, ("R-ACC", "R-ERASE"))
+    log_pids = {
+        named[r]: p
+        for r, p in query(warehouse, "select request_pid, customer_pid from request_log")
+    }
     assert log_pids["R-ACC"] == pid("C_ACC", new_key) and log_pids["R-ERASE"] is None
     # The old key under version 1 is still refused (the fingerprint is kept).
     monkeypatch.setenv("KALIDO_PSEUDONYM_KEY", KEY)

@@ -59,7 +59,12 @@ def homes(tmp_path_factory) -> dict[int, Path]:
     for count in (1, 3):
         home = tmp_path_factory.mktemp(f"shards{count}")
         shutil.copytree(zone / "landing", home / "landing")
-        env = {"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": KEY}
+        # The same secrets: request pseudonyms are keyed with the suppression secret.
+        env = {
+            "KALIDO_HOME": str(home),
+            "KALIDO_PSEUDONYM_KEY": KEY,
+            "KALIDO_SUPPRESSION_KEY": "test-suppression-key-0123456789abcdef",
+        }
         kalido("run", "--date", DATE, "--shards", str(count), env=env)
         homes[count] = home
     return homes

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 
-from kalido.config import ConfigError, Layout, Settings, default_home, load_settings
+from kalido.config import ConfigError, Layout, Settings, default_home, load_settings, policy_path
 from kalido.db import in_fresh_process
 from kalido.features import build_features, build_similarity, recommend
 from kalido.pipelines import objectstore, runs, unchanged
@@ -17,6 +17,7 @@ from kalido.pipelines.pseudonymise import check_key, pseudonymise
 from kalido.pipelines.publish import publish, republish_run_table
 from kalido.pipelines.purge import purge
 from kalido.pipelines.requests import answer_access_requests, check_requests
+from kalido.pipelines.rotate import check_key_version, rotate_key
 from kalido.pipelines.validate import validate
 from kalido.policy import Policy, load_policy
 from kalido.shards import Shard, plan
@@ -46,12 +47,25 @@ PER_SHARD = ("gate", "build_features", "recommend")
 FIRST_STAGE, *_, LAST_STAGE = STAGES
 
 
+def configure(key: str | None = None) -> tuple[Settings, Policy]:
+    """Validate the configuration, reading no store (ConfigError otherwise)."""
+    settings = load_settings(key)
+    policy = load_policy(policy_path())
+    objectstore.check_urls(settings)
+    return settings, policy
+
+
+def check_stores(settings: Settings) -> None:
+    """Validate the configuration against the stores (the key against the identity table); run
+    under the run lock, as another run's writes would make these reads fail."""
+    check_key_version(settings)
+    check_key(settings)
+
+
 def preflight(key: str | None = None) -> tuple[Settings, Policy]:
     """Validate configuration before anything is read or written (ConfigError otherwise)."""
-    settings = load_settings(key)
-    policy = load_policy()
-    check_key(settings)
-    objectstore.check_urls(settings)
+    settings, policy = configure(key)
+    check_stores(settings)
     return settings, policy
 
 
@@ -69,8 +83,26 @@ def run_stage(
     counts to the run record.
 
     The first stage decides whether the run has anything to do (see unchanged.py; `force`
-    overrides); when not, every stage of the run only records that it was skipped."""
-    settings, policy = preflight(key)
+    overrides); when not, every stage of the run only records that it was skipped.
+
+    An Airflow task holds the run lock shared while it works (see runs.shared): it is refused
+    while a different run holds the home."""
+    settings, policy = configure(key)
+    with runs.shared(settings.layout, run_id):
+        check_stores(settings)
+        return _run_stage(settings, policy, stage, logical_date, run_id, shard, shards, force)
+
+
+def _run_stage(
+    settings: Settings,
+    policy: Policy,
+    stage: str,
+    logical_date: date,
+    run_id: str,
+    shard: Shard | str | None,
+    shards: int,
+    force: bool,
+) -> dict:
     layout = settings.layout
     runs.start_run(layout, run_id, logical_date)
     started = time.perf_counter()
@@ -117,43 +149,67 @@ def record_failure(logical_date: date, run_id: str, stage: str, exc: BaseExcepti
     layout = Layout(default_home())
     runs.keep_traceback(layout, run_id, exc)
     detail = getattr(exc, "safe_message", None) or type(exc).__name__
-    runs.finish_run(layout, run_id, logical_date, "failed", f"{stage}: {detail}")
+    try:
+        runs.finish_run(layout, run_id, logical_date, "failed", f"{stage}: {detail}")
+    except OSError as err:
+        # A full disk, say: the run stays "running" until the next run marks it abandoned.
+        log.error("run %s could not be recorded as failed (%s)", run_id, type(err).__name__)
 
 
 def run_nightly(
     logical_date: date, run_id: str | None = None, shards: int = 1, force: bool = False
 ) -> dict:
-    """All stages in order, per-shard stages once per shard; returns the run record."""
-    settings, _ = preflight()
+    """All stages in order, per-shard stages once per shard; returns the run record.
+    RunInProgress (exit 2) while another run holds the home."""
+    settings, _ = configure()
     run_id = run_id or runs.new_run_id(logical_date)
-    # One process per stage (and per shard), as under Airflow: a stage that read identifiers
-    # (ingest, purge, subject_access) leaves no stale buffer memory for the next stage's DuckDB
-    # writes. Shards run one after the other: each DuckDB process already uses every core, so
-    # shards side by side on one machine would only add up their memory (they exist to spread
-    # over workers, see dags/kalido_nightly.py).
-    for stage in STAGES:
-        labels = plan(shards) if stage in PER_SHARD else [None]
-        for label in labels:
-            try:
-                in_fresh_process(run_stage, stage, logical_date, run_id, None, label, shards, force)
-            except Exception as exc:
-                record_failure(logical_date, run_id, stage, exc)
-                raise
+    with runs.exclusive(settings.layout, run_id):
+        check_stores(settings)
+        runs.abandon_stale(settings.layout, run_id)
+        # One process per stage (and per shard), as under Airflow: a stage that read identifiers
+        # (ingest, purge, subject_access) leaves no stale buffer memory for the next stage's
+        # DuckDB writes. Shards run one after the other: each DuckDB process already uses every
+        # core, so shards side by side on one machine would only add up their memory (they
+        # exist to spread over workers, see dags/kalido_nightly.py).
+        for stage in STAGES:
+            labels = plan(shards) if stage in PER_SHARD else [None]
+            for label in labels:
+                try:
+                    in_fresh_process(
+                        run_stage, stage, logical_date, run_id, None, label, shards, force
+                    )
+                except BaseException as exc:  # Ctrl-C too: the record says the run ended
+                    record_failure(logical_date, run_id, stage, exc)
+                    raise
     return runs.read_run(settings.layout, run_id)
 
 
 def run_purge(logical_date: date, run_id: str | None = None, key: str | None = None) -> dict:
-    """The purge alone (kalido purge, the kalido_retention DAG), recorded as a run of its own."""
-    settings, policy = preflight(key)
+    """The purge alone (kalido purge, the kalido_retention DAG), recorded as a run of its own;
+    it holds the home exclusively, under Airflow too (one task is the whole run)."""
+    settings, policy = configure(key)
     run_id = run_id or runs.new_run_id(logical_date).replace("cli__", "purge__", 1)
-    runs.start_run(settings.layout, run_id, logical_date)
-    started = time.perf_counter()
-    try:
-        counts = purge(settings, policy, logical_date, run_id)
-    except Exception as exc:
-        record_failure(logical_date, run_id, "purge", exc)
-        raise
-    runs.record_stage(
-        settings.layout, run_id, logical_date, "purge", counts, time.perf_counter() - started
-    )
-    return runs.finish_run(settings.layout, run_id, logical_date, "success")
+    with runs.exclusive(settings.layout, run_id):
+        check_stores(settings)
+        runs.abandon_stale(settings.layout, run_id)
+        runs.start_run(settings.layout, run_id, logical_date)
+        started = time.perf_counter()
+        try:
+            counts = purge(settings, policy, logical_date, run_id)
+        except BaseException as exc:
+            record_failure(logical_date, run_id, "purge", exc)
+            raise
+        runs.record_stage(
+            settings.layout, run_id, logical_date, "purge", counts, time.perf_counter() - started
+        )
+        return runs.finish_run(settings.layout, run_id, logical_date, "success")
+
+
+def run_rotation() -> dict:
+    """kalido rotate-key, holding the home like a run (its id: rotate__<time>)."""
+    settings, _ = configure()
+    run_id = runs.new_run_id(date.today()).replace("cli__", "rotate__", 1)
+    with runs.exclusive(settings.layout, run_id):
+        check_stores(settings)
+        runs.abandon_stale(settings.layout, run_id)
+        return rotate_key(settings)

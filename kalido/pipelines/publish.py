@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -79,13 +82,64 @@ def _draft(final: Path) -> Path:
     return final.with_name(f".{final.name}.{os.getpid()}.tmp")
 
 
-def _build_warehouse(settings: Settings, policy: Policy, current_run: dict) -> Path:
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process
+    return True
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _discard(draft: Path) -> None:
+    """A draft and what DuckDB wrote beside it: its .wal, its .spill, a rebuild's copy."""
+    siblings = [
+        *draft.parent.glob(glob.escape(draft.name) + ".*"),
+        *draft.parent.glob("." + glob.escape(draft.name) + ".*"),
+    ]
+    for path in [draft, *siblings]:
+        _remove(path)
+
+
+# Hidden drafts of publish, named after the writing process: .analytics.duckdb.<pid>.tmp (and
+# its .wal, .spill, ..analytics.duckdb.<pid>.tmp.<pid>.rebuild), .dt=<date>.<pid>.tmp,
+# .retired-dt=<date>.<pid>.
+_LEFTOVER = re.compile(
+    r"^\.+(?:analytics\.duckdb|dt=\d{4}-\d{2}-\d{2}|retired-dt=\d{4}-\d{2}-\d{2})\.(\d+)(?:\.|$)"
+)
+
+
+def remove_leftovers(layout: Layout) -> int:
+    """Remove the drafts of publishes whose process is gone (killed, or out of disk before it
+    could clean up); they would otherwise stay forever. Returns how many."""
+    removed = 0
+    for directory in (layout.warehouse.parent, layout.email_feed):
+        if not directory.is_dir():
+            continue
+        for path in directory.glob(".*"):
+            match = _LEFTOVER.match(path.name)
+            if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+                _remove(path)
+                removed += 1
+    if removed:
+        log.info("removed %d drafts left by earlier publishes", removed)
+    return removed
+
+
+def _build_warehouse(settings: Settings, current_run: dict, draft: Path) -> None:
     layout = settings.layout
-    final = layout.warehouse
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _draft(final)
-    tmp.unlink(missing_ok=True)
-    with connect(tmp, timezone="UTC") as con:
+    draft.parent.mkdir(parents=True, exist_ok=True)
+    draft.unlink(missing_ok=True)
+    with connect(draft, timezone="UTC") as con:
         attach_work(con, layout)
         attach(con, layout.raw_db, "raw")
         run_sql(con, "publish/build_warehouse")
@@ -93,9 +147,7 @@ def _build_warehouse(settings: Settings, policy: Policy, current_run: dict) -> P
         con.execute("detach work")
         con.execute("detach raw")
         con.execute("checkpoint")
-    rebuild_in_fresh_process(tmp)  # this process read restricted tables (see pseudonymise)
-    replace_atomically(tmp, final)
-    return final
+    rebuild_in_fresh_process(draft)  # this process read restricted tables (see pseudonymise)
 
 
 def _succeeded_run(settings: Settings, run_id: str, logical_date: date) -> dict:
@@ -107,26 +159,41 @@ def _succeeded_run(settings: Settings, run_id: str, logical_date: date) -> dict:
     return record
 
 
+def _feed_run_id(feed_dir: Path) -> str | None:
+    """The run that wrote a published feed, from its manifest."""
+    try:
+        return json.loads((feed_dir / MANIFEST).read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def republish_run_table(settings: Settings, run_id: str, logical_date: date) -> None:
     """A run that had nothing to do (see unchanged.py) still appears in pipeline_runs: the
-    published warehouse is copied with the table refreshed, and swapped in like a new one."""
-    final = settings.layout.warehouse
-    tmp = _draft(final)
-    shutil.copyfile(final, tmp)
-    record = _succeeded_run(settings, run_id, logical_date)
-    with connect(tmp, timezone="UTC") as con:
-        con.execute("delete from pipeline_runs")
-        _insert_runs(con, settings.layout, record)
-        con.execute("checkpoint")
-    replace_atomically(tmp, final)
-
-
-def _write_feed(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
+    published warehouse is copied with the table refreshed, and swapped in like a new one. The
+    feed in place stays: the run record names the run that wrote it (feed_run_id)."""
     layout = settings.layout
-    feed_root = layout.email_feed
-    feed_root.mkdir(parents=True, exist_ok=True)
-    final = feed_root / f"dt={logical_date.isoformat()}"
-    staging = feed_root / f".dt={logical_date.isoformat()}.{os.getpid()}.tmp"
+    final = layout.warehouse
+    remove_leftovers(layout)
+    tmp = _draft(final)
+    try:
+        shutil.copyfile(final, tmp)
+        record = _succeeded_run(settings, run_id, logical_date)
+        with connect(tmp, timezone="UTC") as con:
+            con.execute("delete from pipeline_runs")
+            _insert_runs(con, layout, record)
+            con.execute("checkpoint")
+        replace_atomically(tmp, final)
+    except BaseException:
+        _discard(tmp)
+        raise
+    feed_run_id = _feed_run_id(layout.email_feed / f"dt={logical_date.isoformat()}")
+    runs.record_published(layout, run_id, "warehouse", feed_run_id=feed_run_id)
+
+
+def _stage_feed(settings: Settings, logical_date: date, run_id: str, staging: Path) -> dict:
+    """Write the email feed into the hidden directory `staging`; its counts."""
+    layout = settings.layout
+    staging.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     csv_path = staging / "recommendations.csv"
@@ -145,6 +212,7 @@ def _write_feed(settings: Settings, policy: Policy, logical_date: date, run_id: 
     manifest = {
         "logical_date": logical_date.isoformat(),
         "generated_at": runs.now_utc(),
+        # The run whose warehouse matches this feed: pipeline_runs lists it once published.
         "run_id": run_id,
         "rows": rows,
         "recipients": recipients,
@@ -152,24 +220,50 @@ def _write_feed(settings: Settings, policy: Policy, logical_date: date, run_id: 
         "sha256": hashlib.sha256(csv_path.read_bytes()).hexdigest(),
     }
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    # A feed directory is complete or absent: the old one moves aside before the new one lands.
-    if final.exists():
-        retired = feed_root / f".retired-{final.name}.{os.getpid()}"
-        os.replace(final, retired)
+    return {"feed_rows": rows, "feed_recipients": recipients}
+
+
+def _swap_feed(staging: Path, final: Path) -> None:
+    """A feed directory is complete or absent: the old one moves aside before the new one lands
+    (and comes back if the new one cannot)."""
+    if not final.exists():
         os.replace(staging, final)
-        shutil.rmtree(retired)
-    else:
+        return
+    retired = final.with_name(f".retired-{final.name}.{os.getpid()}")
+    os.replace(final, retired)
+    try:
         os.replace(staging, final)
-    refresh_latest(feed_root)
-    return {"feed_rows": rows, "feed_recipients": recipients, "feed_dir": str(final)}
+    except BaseException:
+        os.replace(retired, final)
+        raise
+    _remove(retired)
 
 
 def publish(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
-    """Write the email feed, then swap in the new warehouse with this run marked successful."""
-    feed = _write_feed(settings, policy, logical_date, run_id)
-    record = _succeeded_run(settings, run_id, logical_date)
-    record.setdefault("stages", {})["publish"] = {k: v for k, v in feed.items() if k != "feed_dir"}
-    warehouse = _build_warehouse(settings, policy, record)
-    log.info("published warehouse %s and feed %s", warehouse, feed["feed_dir"])
+    """Stage the email feed and build the new warehouse under hidden names, then swap both in,
+    feed first: a warehouse says its run succeeded only once that run's feed is out. The feed's
+    manifest and pipeline_runs both carry the run id, and the run record lists what was
+    published, in order (`published`, `feed_run_id`). A failure (a full disk) leaves neither
+    draft behind, nor a new feed beside the old warehouse."""
+    layout = settings.layout
+    feed_dir = layout.email_feed / f"dt={logical_date.isoformat()}"
+    staging = feed_dir.with_name(f".{feed_dir.name}.{os.getpid()}.tmp")
+    draft = _draft(layout.warehouse)
+    remove_leftovers(layout)
+    try:
+        counts = {**_stage_feed(settings, logical_date, run_id, staging), "feed_run_id": run_id}
+        record = _succeeded_run(settings, run_id, logical_date)
+        record.setdefault("stages", {})["publish"] = counts
+        _build_warehouse(settings, record, draft)
+        _swap_feed(staging, feed_dir)
+        refresh_latest(layout.email_feed)
+        runs.record_published(layout, run_id, "email_feed", feed_run_id=run_id)
+        replace_atomically(draft, layout.warehouse)
+        runs.record_published(layout, run_id, "warehouse")
+    except BaseException:
+        _discard(draft)
+        _discard(staging)
+        raise
+    log.info("published feed %s and warehouse %s", feed_dir, layout.warehouse)
     mirrored = objectstore.mirror_exports(settings) if settings.export_url else {}
-    return {**feed, "warehouse": str(warehouse), **mirrored}
+    return {**counts, "feed_dir": str(feed_dir), "warehouse": str(layout.warehouse), **mirrored}

@@ -41,6 +41,7 @@ class RequestsNeedAttention(Exception):
     """Some data-subject request is overdue or failed, or a request id was reused by another
     request (the message holds request pseudonyms and counts only)."""
 
+
 # A request id that is a short plain token names its export file as it is; any other gets a
 # cleaned prefix and its keyed pseudonym after a '.', which no plain token holds: two requests
 # never share a file ('ACC/1' and 'ACC_1' once both wrote ACC_1.json).

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import shutil
 
+import duckdb
 import pyarrow as pa
 
-from kalido.config import ConfigError, Settings
+from kalido.config import ConfigError, Layout, Settings
 from kalido.db import connect, rebuild_database, run_sql
 from kalido.pseudonyms import pseudonym
 from kalido.shards import shards_dir
@@ -15,20 +16,44 @@ from kalido.shards import shards_dir
 log = logging.getLogger(__name__)
 
 
+def current_key_version(layout: Layout) -> int:
+    """The newest key version the identity table has seen (0: none yet), read only."""
+    if not layout.raw_db.exists():
+        return 0
+    with duckdb.connect(str(layout.raw_db), read_only=True) as con:
+        has_table = con.execute(
+            "select 1 from duckdb_tables() where table_name = 'pseudonym_keys'"
+        ).fetchone()
+        if not has_table:
+            return 0
+        return con.execute("select max(key_version) from pseudonym_keys").fetchone()[0] or 0
+
+
+def check_key_version(settings: Settings) -> None:
+    """A rotation is never undone: an older key version would bring its pseudonyms back."""
+    current = current_key_version(settings.layout)
+    if settings.key_version < current:
+        raise ConfigError(
+            f"KALIDO_PSEUDONYM_KEY_VERSION {settings.key_version} is older than the current key "
+            f"version {current}: a key rotation cannot be undone"
+        )
+
+
 def rotate_key(settings: Settings) -> dict:
     """Move the restricted identity table to the configured (new) key version."""
     layout = settings.layout
     if not layout.raw_db.exists():
         raise ConfigError("nothing to rotate: no restricted/raw.duckdb yet")
+    # Refused before the database is opened for writing.
+    current = current_key_version(layout)
+    if settings.key_version <= current:
+        raise ConfigError(
+            f"rotate-key needs KALIDO_PSEUDONYM_KEY_VERSION above the current version {current}"
+        )
     with connect(layout.raw_db) as con:
         run_sql(con, "ingest/create_raw_tables")
         run_sql(con, "pseudonymise/create_identity_tables")
         run_sql(con, "purge/create_tables")
-        current = con.execute("select max(key_version) from pseudonym_keys").fetchone()[0] or 0
-        if settings.key_version <= current:
-            raise ConfigError(
-                f"rotate-key needs KALIDO_PSEUDONYM_KEY_VERSION above the current version {current}"
-            )
         known = con.execute(
             "select distinct domain, raw_id from id_pseudonyms order by domain, raw_id"
         ).to_arrow_table()
