@@ -53,11 +53,24 @@ from raw.raw_quarantine
 group by source, reason
 order by source, reason;
 
+-- The nightly self-check of the recommendations (features/holdout.py), one row per logical date
+-- from its latest successful run: HR/MRR@20 on products new to a sample of people in the
+-- held-back week, the same for trending popularity (held to the same k), catalogue coverage,
+-- the paired HR gap (model - trending) with its 95 % half-width, and the weights used.
+create table recommendation_quality (
+    logical_date date primary key, run_id varchar not null, users bigint not null,
+    hr_at_20 double, mrr_at_20 double, baseline_hr_at_20 double, baseline_mrr_at_20 double,
+    coverage double, baseline_coverage double, hr_gap double, hr_gap_ci95 double, weights json
+);
+
 create table pipeline_runs (
     run_id varchar primary key, logical_date date not null, started_at timestamptz,
     finished_at timestamptz, status varchar not null, key_version integer,
     rows_read bigint, rows_loaded bigint, rows_quarantined bigint, duplicates_dropped bigint,
-    eligible_users bigint, recommendations bigint, feed_recipients bigint,
+    eligible_users bigint,  -- kept for compatibility: equal to may_profile_users
+    may_profile_users bigint, may_email_users bigint, recommendations bigint,
+    feed_recipients bigint,
+    warehouse_published boolean,  -- false: a backfill kept the newer date's warehouse
     stage_counts json, error varchar,
     warnings json  -- failed warning-level expectations of the run (names and counts only)
 );
@@ -76,3 +89,17 @@ create table purge_log as
 select logical_date, run_id, store, rows_removed, files_removed, files_rewritten, rows_archived
 from raw.purge_log
 order by logical_date, run_id, store;
+
+-- Advertising (issue 27, kalido/pipelines/ads.py): cookies that may be profiled on the logical
+-- date, by their ad pseudonym only (its own domain, joinable to no user_pid), and the segments of
+-- at least the policy's segment_min_size; a smaller segment appears in neither table.
+create table ad_profiles as
+select ad_pid, age_band, gender, interests, segments, granted_on, expires_on
+from work.feat_ad_profiles
+order by ad_pid;
+
+create table ad_segments as
+select segment_id, name, rule, size
+from work.feat_ad_segments
+where published
+order by segment_id;
