@@ -1,0 +1,99 @@
+"""Recommendations for discovery, one set of event weights, and the nightly self-check."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kalido.config import PROJECT_ROOT
+from tests.conftest import KEY, kalido, query
+
+DATE = "2026-11-24"
+
+
+def run(home: Path, *extra: str, env: dict | None = None) -> None:
+    kalido(
+        "run",
+        "--date",
+        DATE,
+        *extra,
+        env={"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": KEY, **(env or {})},
+    )
+
+
+@pytest.fixture(scope="module")
+def zone(tmp_path_factory) -> Path:
+    """Twelve generated days: a held-back week and enough before it to train on."""
+    zone = tmp_path_factory.mktemp("zone")
+    kalido("generate", "--days", "12", "--users", "300", "--products", "120", "--out", str(zone))
+    return zone
+
+
+@pytest.fixture(scope="module")
+def home(zone, tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    shutil.copytree(zone / "landing", home / "landing")
+    run(home)
+    return home
+
+
+def warehouse(home: Path) -> Path:
+    return home / "warehouse/analytics.duckdb"
+
+
+@pytest.mark.slow
+def test_recommendation_quality_is_published_nightly_and_a_rerun_gives_the_same(home):
+    columns = (
+        "logical_date, users, hr_at_20, mrr_at_20, baseline_hr_at_20, baseline_mrr_at_20,"
+        " coverage, baseline_coverage, hr_gap, hr_gap_ci95, weights"
+    )
+    (row,) = query(warehouse(home), f"select {columns} from recommendation_quality")
+    assert str(row[0]) == DATE and row[1] > 20
+    assert all(0 <= value <= 1 for value in (row[2], row[3], row[4], row[5], row[6], row[7]))
+    assert row[2] >= row[3] > 0  # MRR is at most HR
+    assert abs(row[8] - (row[2] - row[4])) < 1e-5
+    assert '"repeat_weight": 0.0' in row[10]
+    run(home, "--force")
+    assert query(warehouse(home), f"select {columns} from recommendation_quality") == [row]
+
+
+@pytest.mark.slow
+def test_no_recommendation_is_a_product_the_person_viewed_in_the_last_30_days(home):
+    repeats = query(
+        warehouse(home),
+        "select count(*) from recommendations as r"
+        " inner join views_recent as v using (user_pid, product_id)"
+        " where v.viewed_at >= timestamptz '2026-11-24 23:00:00+00' - interval 30 day",
+    )
+    assert repeats == [(0,)]
+    assert query(warehouse(home), "select count(*) from recommendations")[0][0] > 1000
+    # A reason is never the product itself.
+    own = query(
+        warehouse(home),
+        "select count(*) from recommendations where reason = 'because_viewed:' || product_id",
+    )
+    assert own == [(0,)]
+
+
+@pytest.mark.slow
+def test_one_set_of_event_weights_moves_interests_and_recommendations(zone, home, tmp_path):
+    policy = yaml.safe_load((PROJECT_ROOT / "kalido/policy.yaml").read_text(encoding="utf-8"))
+    tuning = policy["profiling"]["recommender"]
+    tuning["view_weight"], tuning["cart_weight"] = 0.05, 40.0
+    changed = tmp_path / "policy.yaml"
+    changed.write_text(yaml.safe_dump(policy), encoding="utf-8")
+    other = tmp_path / "home"
+    shutil.copytree(zone / "landing", other / "landing")
+    run(other, env={"KALIDO_POLICY": str(changed)})
+    for table in ("interest_profiles", "recommendations"):
+        columns = (
+            "user_pid, category, score"
+            if table == "interest_profiles"
+            else "user_pid, rank, product_id"
+        )
+        before = query(warehouse(home), f"select {columns} from {table} order by all")
+        after = query(warehouse(other), f"select {columns} from {table} order by all")
+        assert before and after and before != after, table
