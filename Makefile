@@ -12,7 +12,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: help venv demo test lint airflow-db airflow-test airflow-local bench bench-recs eval purge clean docs-check
+.PHONY: help venv demo test lint airflow-db airflow-test airflow-local bench bench-recs eval purge clean docs-check report report-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -38,8 +38,9 @@ lint: venv  ## ruff lint and format check
 	$(BIN)/ruff check kalido dags tests
 	$(BIN)/ruff format --check kalido dags tests
 
-airflow-db: venv  ## create the local Airflow metadata database under .airflow/
+airflow-db: venv  ## create the local Airflow metadata database under .airflow/ (and the kalido pool)
 	$(BIN)/airflow db migrate
+	$(BIN)/airflow pools set kalido 1 "kalido: nightly and retention never run together" >/dev/null
 
 clean:  ## remove the venv, local Airflow state and the demo data
 	rm -rf $(VENV) $(TOOLS) .airflow data
@@ -57,6 +58,15 @@ CHROMIUM := /usr/bin/chromium
 docs-check: venv  ## render the Data Docs in headless Chromium (installs Debian's chromium if missing)
 	@test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
 	KALIDO_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/test_quality.py -k render -rs
+
+FROM ?= 2026-11-11
+TO ?= 2026-11-24
+report: venv  ## the DPO's report for FROM..TO (default: the demo's days) on $(KALIDO_HOME) (default ./data)
+	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/kalido report --from $(FROM) --to $(TO)
+
+report-check: venv  ## render the DPO's report in headless Chromium (installs Debian's chromium if missing)
+	@test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
+	KALIDO_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/test_report.py -k chromium -rs
 
 SIZE ?= S
 DAYS ?= 3

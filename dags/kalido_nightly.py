@@ -8,10 +8,11 @@ suppression of erased subjects delivered again, retention rules; physical deleti
 **pseudonymise** into staging → per user-hash shard: **gate** on consent, age and data-subject
 requests, then **build_features** (views window, interests) → **similarity** once over every
 shard (similar products, product popularity, audience) → per shard: **recommend** →
+**ads** once (advertising cookies that may be profiled, their ad profiles and segments) →
 **subject_access** (access/portability exports) → **validate** with the Great Expectations suites
 of `expectations/` (a failed critical expectation fails the task, so nothing is published) →
 **publish** the analyst warehouse and email feed (and mirror them to `KALIDO_EXPORT_URL`, when
-set) → **check_requests** (fails when a data-subject
+set) and the ad-server export → **check_requests** (fails when a data-subject
 request is overdue or failed).
 
 Wiring only: every task is one call into `kalido.pipelines.nightly.run_stage`, the same code the
@@ -33,6 +34,21 @@ Shards: the per-shard tasks are mapped (dynamic task mapping) over `shard_plan`'
 `<i>-of-<N>`; N is the run's `shards` param, else the Airflow Variable `kalido_shards`, else 1.
 Any N publishes the same warehouse and feed; with the CeleryExecutor or KubernetesExecutor the
 shards of a stage run on several workers sharing KALIDO_HOME (see README, "Past one machine").
+
+Unattended (defaults in `kalido/orchestration.py`): each task retries 3 times with exponential
+backoff (5, 10, 20 min) and times out after 2 h, a run after 12 h. A failure no retry can mend
+(configuration, a critical quality expectation, requests needing a person) fails at once. Every
+task runs in the one-slot pool `kalido`, shared with kalido_retention, so the two never work at
+the same time (`airflow pools set kalido 1 "..."`, see README); a failure is recorded in the run
+record and sent through the Airflow connection `kalido_alerts` (SMTP or Slack).
+
+Dates: a task works on the `date` param when given, else on the day of the run's data interval
+(scheduled runs, backfills), else on its logical date (`airflow dags test kalido_nightly D`);
+a run with none of them fails at once, saying to pass `{"date": "YYYY-MM-DD"}`. Publishing an
+older date than the warehouse's keeps the newer warehouse unless `replace_newer` is set.
+
+`publish` updates the Assets `kalido_warehouse` and `kalido_email_feed`, which downstream DAGs
+can be scheduled on (see kalido_feed_consumer).
 """
 
 from __future__ import annotations
@@ -40,6 +56,15 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, Variable, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
+
+from kalido.orchestration import (
+    FEED_ASSET,
+    NIGHTLY_RUN_TIMEOUT,
+    WAREHOUSE_ASSET,
+    call,
+    default_args,
+    run_date,
+)
 
 PER_SHARD = ("gate", "build_features", "recommend")
 STAGES = (
@@ -50,6 +75,7 @@ STAGES = (
     "build_features",
     "similarity",
     "recommend",
+    "ads",
     "subject_access",
     "validate",
     "publish",
@@ -57,22 +83,11 @@ STAGES = (
 )
 
 
-def _record_failure(context) -> None:
-    from kalido.pipelines.nightly import record_failure
-
-    record_failure(
-        pendulum.parse(context["ds"]).date(),
-        context["run_id"],
-        context["ti"].task_id,
-        context.get("exception") or RuntimeError("task failed"),
-    )
-
-
 def _shard_count(params: dict | None) -> int:
     return (params or {}).get("shards") or int(Variable.get("kalido_shards", default="1"))
 
 
-@task(task_id="shard_plan")
+@task(task_id="shard_plan", execution_timeout=pendulum.duration(minutes=5))
 def shard_plan(params: dict | None = None) -> list[str]:
     from kalido.shards import plan
 
@@ -82,44 +97,49 @@ def shard_plan(params: dict | None = None) -> list[str]:
 def _stage_task(stage: str, shards):
     if stage in PER_SHARD:
 
-        @task(
-            task_id=stage,
-            on_failure_callback=_record_failure,
-            map_index_template="{{ shard_label }}",
-        )
-        def run_shard(shard: str, ds: str | None = None, run_id: str | None = None) -> dict:
+        @task(task_id=stage, map_index_template="{{ shard_label }}")
+        def run_shard(shard: str) -> dict:
             from kalido.pipelines.nightly import run_stage
 
-            get_current_context()["shard_label"] = shard
+            context = get_current_context()
+            context["shard_label"] = shard
             key = Variable.get("kalido_pseudonym_key", default=None)
-            return run_stage(stage, pendulum.parse(ds).date(), run_id, key=key, shard=shard)
+            day, run_id = run_date(context), context["run_id"]
+            return call(run_stage, stage, day, run_id, key=key, shard=shard)
 
         return run_shard.partial().expand(shard=shards)
 
     if stage == "similarity":
 
-        @task(task_id=stage, on_failure_callback=_record_failure)
-        def run_global(shards: list[str], ds: str | None = None, run_id: str | None = None) -> dict:
+        @task(task_id=stage)
+        def run_global(shards: list[str]) -> dict:
             from kalido.pipelines.nightly import run_stage
 
+            context = get_current_context()
             key = Variable.get("kalido_pseudonym_key", default=None)
-            count = len(shards)
-            return run_stage(stage, pendulum.parse(ds).date(), run_id, key=key, shards=count)
+            day, run_id = run_date(context), context["run_id"]
+            return call(run_stage, stage, day, run_id, key=key, shards=len(shards))
 
         return run_global(shards)
 
-    @task(task_id=stage, on_failure_callback=_record_failure)
-    def run(ds: str | None = None, run_id: str | None = None, params: dict | None = None) -> dict:
+    # publish updates the warehouse and the feed: DAGs scheduled on them run after it.
+    outlets = [WAREHOUSE_ASSET, FEED_ASSET] if stage == "publish" else []
+
+    @task(task_id=stage, outlets=outlets)
+    def run(params: dict | None = None) -> dict:
         from kalido.pipelines.nightly import run_stage
 
+        context = get_current_context()
         key = Variable.get("kalido_pseudonym_key", default=None)
-        return run_stage(
+        return call(
+            run_stage,
             stage,
-            pendulum.parse(ds).date(),
-            run_id,
+            run_date(context),
+            context["run_id"],
             key=key,
             shards=_shard_count(params),
             force=bool((params or {}).get("force")),
+            replace_newer=bool((params or {}).get("replace_newer")),
         )
 
     return run()
@@ -131,7 +151,16 @@ def _stage_task(stage: str, shards):
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # every run writes the same stores
+    default_args=default_args(record_failures=True),
+    dagrun_timeout=NIGHTLY_RUN_TIMEOUT,
     params={
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="the day to process, YYYY-MM-DD (default: the run's data interval or "
+            "logical date); required for a run triggered without a logical date",
+        ),
         "shards": Param(
             None,
             type=["null", "integer"],
@@ -143,6 +172,12 @@ def _stage_task(stage: str, shards):
             type="boolean",
             description="run every stage even when nothing changed since the last successful "
             "run of this date (otherwise such a rerun skips them)",
+        ),
+        "replace_newer": Param(
+            False,
+            type="boolean",
+            description="backfill: publish this date's warehouse even over one built for a "
+            "newer date (by default an older date publishes its feed and keeps that warehouse)",
         ),
     },
     tags=["kalido", "personalisation"],

@@ -1,4 +1,4 @@
-"""The `kalido` command: generate, run, demo, purge, rotate-key, import-events, evaluate."""
+"""The `kalido` command: generate, run, demo, purge, rotate-key, import-events, evaluate, report."""
 
 from __future__ import annotations
 
@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run every stage even when nothing changed since the last successful run of the date",
     )
+    run.add_argument(
+        "--replace-newer",
+        action="store_true",
+        help="backfill: publish this date's warehouse even over one built for a newer date (by "
+        "default an older date publishes its feed and keeps the newer warehouse)",
+    )
 
     commands.add_parser("demo", help="generate a sample landing zone and run the pipeline on it")
 
@@ -104,6 +110,16 @@ def _parser() -> argparse.ArgumentParser:
         "--split-date", required=True, help="YYYY-MM-DD (local midnight) or an ISO timestamp"
     )
     ev.add_argument("--horizon", type=float, default=7.0, help="days after the split (default 7)")
+
+    rep = commands.add_parser(
+        "report", help="the DPO's evidence for a period: report.html and report.json"
+    )
+    # Dates are checked by the report itself: a bad one is one line and exit 2, like any error.
+    rep.add_argument("--from", dest="date_from", required=True, metavar="YYYY-MM-DD")
+    rep.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD")
+    rep.add_argument(
+        "--out", type=Path, default=None, help="default: KALIDO_HOME/reports/dpo/<from>_<to>/"
+    )
     return parser
 
 
@@ -142,9 +158,10 @@ def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
         + ", ".join(
             f"{name} {n}"
             for name, n in built.items()
-            if name != "shards" and not name.endswith("seconds")
+            if name != "shards" and not name.endswith("seconds") and not name.startswith("quality")
         )
     )
+    _print_quality(stages.get("similarity", {}))
     quality = stages.get("validate")
     if quality:
         print(
@@ -153,7 +170,22 @@ def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
         )
         for warning in quality["warnings"]:
             print(f"    warning {warning}")
-    print(f"  feed      {publish['feed_rows']} rows for {publish['feed_recipients']} recipients")
+    print(
+        f"  feed      {publish['feed_rows']} rows for {publish['feed_recipients']} recipients, "
+        f"{publish.get('feed_removals', 0)} removals"
+    )
+    if publish.get("newer_warehouse_kept"):
+        print(
+            f"  warehouse kept: it was built for {publish['newer_warehouse_kept']}, newer than "
+            f"{record['logical_date']}; only pipeline_runs changed (--replace-newer replaces it)"
+        )
+    if publish.get("newer_warehouse_replaced"):
+        print(
+            f"  warehouse replaced one built for {publish['newer_warehouse_replaced']} "
+            "(--replace-newer)"
+        )
+    if "ads" in stages:
+        _print_ads(stages["ads"], publish)
     if "purge" in stages:
         _print_purge(stages["purge"])
     if "check_requests" in stages or "requests" in record:
@@ -161,9 +193,33 @@ def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
     _print_outputs(record, layout, quality)
 
 
+def _print_ads(ads: dict, publish: dict) -> None:
+    print(
+        f"  ads       profiles {ads['ad_profiles']} of {ads['ad_cookies']} cookies with an ad "
+        f"choice (no consent {ads['ad_excluded_no_consent']}, expired "
+        f"{ads['ad_excluded_expired']}, minors {ads['ad_excluded_minor']}, objection, "
+        f"restriction or erasure {ads['ad_excluded_customer_request']}); segments published "
+        f"{ads['ad_segments_published']}, suppressed {ads['ad_segments_suppressed']} (under "
+        f"{ads['ad_segment_min_size']}); export {publish.get('ad_export_rows', 0)} rows"
+    )
+
+
+def _print_quality(similarity: dict) -> None:
+    if not similarity.get("quality_users"):
+        return
+    gap, ci95 = similarity["quality_hr_gap"], similarity["quality_hr_gap_ci95"] or 0.0
+    verdict = "below trending" if gap + ci95 < 0 else "not below trending"
+    print(
+        f"  quality   HR@20 {similarity['quality_hr_at_20']:.3f} against trending "
+        f"{similarity['quality_baseline_hr_at_20']:.3f} on {similarity['quality_users']} people "
+        f"of the held-back week ({verdict}); coverage {similarity['quality_coverage']:.2f}"
+    )
+
+
 def _print_outputs(record: dict, layout: Layout, quality: dict | None = None) -> None:
     print(f"warehouse:  {layout.warehouse}")
     print(f"email feed: {layout.email_feed / ('dt=' + record['logical_date'])}")
+    print(f"ad export:  {layout.ad_export / ('dt=' + record['logical_date'])}")
     if quality:
         print(f"data docs:  {layout.home / quality['data_docs']}")
 
@@ -188,7 +244,9 @@ def _print_requests(status: dict) -> None:
         print(f"  ATTENTION requests {', '.join(status['attention'][:20])}")
 
 
-def _run(logical_date: date, shards: int = 1, force: bool = False) -> int:
+def _run(
+    logical_date: date, shards: int = 1, force: bool = False, replace_newer: bool = False
+) -> int:
     from kalido.pipelines import runs
     from kalido.pipelines.nightly import run_nightly
     from kalido.pipelines.requests import RequestsNeedAttention, request_status
@@ -196,7 +254,7 @@ def _run(logical_date: date, shards: int = 1, force: bool = False) -> int:
     started = time.perf_counter()
     layout = Layout(default_home())
     try:
-        record = run_nightly(logical_date, shards=shards, force=force)
+        record = run_nightly(logical_date, shards=shards, force=force, replace_newer=replace_newer)
     except RequestsNeedAttention:
         # Everything is published; the run fails so that late or failed requests get seen.
         from kalido.pipelines.nightly import preflight
@@ -303,6 +361,31 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from kalido.pipelines.report import parse_period, write_report
+    from kalido.pipelines.runs import keep_traceback
+
+    start, end = parse_period(args.date_from, args.date_to)
+    try:
+        result = write_report(start, end, args.out)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - no run records a report: its traceback goes here
+        trace = keep_traceback(Layout(default_home()), f"report__{start}_{end}", exc)
+        where = f"traceback in {trace}" if trace else "no traceback could be written"
+        print(f"kalido: report failed ({type(exc).__name__}); {where}", file=sys.stderr)
+        return 1
+    findings = result["findings"]
+    print(f"report for {start}..{end}: {result['out']}/report.html (and report.json)")
+    print(
+        f"  requests failed, overdue or late {findings['requests_failed_overdue_or_late']}; "
+        f"retention rules overdue {len(findings['retention_rules_overdue'])}; runs failed or "
+        f"abandoned {findings['runs_failed_or_abandoned']}; nights not published "
+        f"{findings['nights_not_published']}; warnings {findings['warnings']}"
+    )
+    return 0
+
+
 def _demo() -> int:
     from kalido.generate import DEFAULT_END_DATE, generate_landing
 
@@ -334,13 +417,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "generate":
             return _generate(args)
         if args.command == "run":
-            return _run(args.logical_date, args.shards, args.force)
+            return _run(args.logical_date, args.shards, args.force, args.replace_newer)
         if args.command == "purge":
             return _purge(args.logical_date)
         if args.command == "rotate-key":
             return _rotate_key()
         if args.command == "import-events":
             return _import_events(args)
+        if args.command == "report":
+            return _report(args)
         if args.command == "evaluate":
             return _evaluate(args)
         return _demo()

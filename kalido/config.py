@@ -88,6 +88,11 @@ class Layout:
     def email_feed(self) -> Path:
         return self.home / "exports" / "email_recommendations"
 
+    @property
+    def ad_export(self) -> Path:
+        """The ad server's segment exports (ad pseudonyms only, see pipelines/ads.py)."""
+        return self.home / "exports" / "ad_segments"
+
 
 @dataclass(frozen=True)
 class Settings:

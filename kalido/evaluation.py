@@ -35,7 +35,14 @@ import scipy.sparse as sp
 from kalido import raw_browsing, recommender
 from kalido.config import Layout, Settings
 from kalido.db import attach, connect, run_sql
-from kalido.features import build_unsharded, rec_params
+from kalido.features import build_unsharded, order_filter, rec_params
+from kalido.features.metrics import (
+    K,
+    means,
+    next_item_values,
+    paired_difference,
+    personal_values,
+)
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
 from kalido.pipelines.pseudonymise import pseudonymise
@@ -43,7 +50,6 @@ from kalido.policy import Policy
 
 log = logging.getLogger(__name__)
 
-K = 20
 # The throwaway stores are deleted after each evaluation; a fixed key keeps results reproducible.
 EVALUATION_KEY = b"kalido-offline-evaluation-throwaway-key-v1"
 RECENT_DAYS = 7
@@ -52,96 +58,6 @@ SAR_HALF_LIFE_DAYS = 30.0
 # 5.4 GB at RetailRocket scale and grows with the square of a heavy user's products.
 SAR_BLOCK_ENTRIES = 20_000_000
 IMPLICIT_NEIGHBOURS = 100
-
-
-# --- metrics --------------------------------------------------------------------------------
-
-
-def personal_values(
-    rec_user: np.ndarray,
-    rec_rank: np.ndarray,
-    rec_item: np.ndarray,
-    truth_user: np.ndarray,
-    truth_item: np.ndarray,
-    n_items: int,
-    k: int = K,
-) -> dict[str, np.ndarray]:
-    """Per user with a truth (in user order): hit, reciprocal rank, nDCG (binary relevance) and
-    recall at k. recall@k = hits / |truth| (all the user's horizon products); ranks start at 1."""
-    users, truth_count = np.unique(truth_user, return_counts=True)
-    truth_keys = np.unique(truth_user.astype(np.int64) * n_items + truth_item)
-    top = rec_rank <= k
-    rec_user, rec_rank, rec_item = rec_user[top], rec_rank[top], rec_item[top]
-    hit = np.isin(rec_user.astype(np.int64) * n_items + rec_item, truth_keys)
-    slot = np.searchsorted(users, rec_user[hit])
-    known = (slot < len(users)) & (users[np.minimum(slot, len(users) - 1)] == rec_user[hit])
-    slot, ranks = slot[known], rec_rank[hit][known].astype(np.float64)
-    first = np.full(len(users), np.inf)
-    np.minimum.at(first, slot, ranks)
-    hits = np.bincount(slot, minlength=len(users))
-    dcg = np.bincount(slot, weights=1.0 / np.log2(ranks + 1.0), minlength=len(users))
-    ideal_gains = np.cumsum(1.0 / np.log2(np.arange(1, k + 1) + 1.0))
-    idcg = ideal_gains[np.minimum(truth_count, k) - 1]
-    return {
-        "hr": (hits > 0).astype(np.float64),
-        "mrr": np.where(np.isfinite(first), 1.0 / first, 0.0),
-        "ndcg": dcg / idcg,
-        "recall": hits / truth_count,
-    }
-
-
-def personal_metrics(*args, **kwargs) -> dict[str, float]:
-    """personal_values (same arguments) averaged over the users with a truth."""
-    values = personal_values(*args, **kwargs)
-    return {"users": len(values["hr"]), **_means(values)}
-
-
-def next_item_values(
-    src: np.ndarray,
-    rank: np.ndarray,
-    dst: np.ndarray,
-    current: np.ndarray,
-    following: np.ndarray,
-    n_items: int,
-    k: int = K,
-) -> dict[str, np.ndarray]:
-    """Per (current, next) pair: hit and reciprocal rank at k of the next product in the current
-    product's similar list."""
-    top = rank <= k
-    keys = src[top].astype(np.int64) * n_items + dst[top]
-    order = np.argsort(keys, kind="stable")
-    keys, ranks = keys[order], rank[top][order]
-    if len(keys) == 0:
-        return {"hr": np.zeros(len(current)), "mrr": np.zeros(len(current))}
-    wanted = current.astype(np.int64) * n_items + following
-    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-    found = keys[at] == wanted
-    return {
-        "hr": found.astype(np.float64),
-        "mrr": np.where(found, 1.0 / np.where(found, ranks[at], 1), 0.0),
-    }
-
-
-def next_item_metrics(*args, **kwargs) -> dict[str, float]:
-    """next_item_values (same arguments) averaged over the pairs."""
-    values = next_item_values(*args, **kwargs)
-    return {"pairs": len(values["hr"]), **_means(values)}
-
-
-def _means(values: dict[str, np.ndarray]) -> dict[str, float]:
-    return {name: float(v.mean()) if len(v) else 0.0 for name, v in values.items()}
-
-
-def paired_difference(theirs: np.ndarray, ours: np.ndarray) -> dict:
-    """Mean of theirs - ours over the same users (or pairs), with the half-width of its 95%
-    confidence interval (normal approximation): whether a gap is more than the luck of the
-    split. Paired, so the spread is that of the differences, far below that of either metric."""
-    difference = theirs - ours
-    n = len(difference)
-    if n < 2:  # no spread to measure
-        return {"n": n, "difference": float(difference.sum()), "ci95": None}
-    spread = float(difference.std(ddof=1))
-    return {"n": n, "difference": float(difference.mean()), "ci95": 1.96 * spread / np.sqrt(n)}
 
 
 # --- baselines ------------------------------------------------------------------------------
@@ -527,9 +443,9 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
     params = rec_params(policy.profiling)
     with connect(train.layout.work_db, timezone=policy.business_timezone) as con:
         for inputs in ("recommender_codes", "recommender_events", "recommender_history"):
-            run_sql(con, f"features/{inputs}", {"cutoff": split})
+            run_sql(con, f"features/{inputs}", {"cutoff": split, **order_filter(policy)})
         attach(con, test.layout.work_db, "te")
-        run_sql(con, "evaluation/test_window", {"split": split, "end": end})
+        run_sql(con, "evaluation/test_window", {"split": split, "end": end, **order_filter(policy)})
         items = con.execute(
             "select c.category_code, i.in_stock from rec_items as i "
             "inner join rec_categories as c on c.category = i.category order by i.item"
@@ -556,8 +472,8 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
         in_stock=items["in_stock"].astype(bool),
         n_categories=max(n_categories, 1),
     )
-    bought = (events.kind == recommender.ORDER) & (events.age_days <= params.exclude_bought_days)
-    excluded = np.unique(events.user[bought].astype(np.int64) * n_items + events.item[bought])
+    excluded_users, excluded_items = recommender.excluded_pairs(events, params)
+    excluded = np.unique(excluded_users.astype(np.int64) * n_items + excluded_items)
     truth_user, truth_item = truth["user_code"].astype(np.int64), truth["item"].astype(np.int64)
     current, following = pairs["current_item"].astype(np.int64), pairs["next_item"].astype(np.int64)
     data = Split(
@@ -585,8 +501,8 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
         values[name] = {"personal": personal, "similar": similar}
         return {
             "method": name,
-            "personal": {"users": len(data.eval_users), **_means(personal)},
-            "similar": {"pairs": len(current), **_means(similar)},
+            "personal": {"users": len(data.eval_users), **means(personal)},
+            "similar": {"pairs": len(current), **means(similar)},
             "coverage": len(np.unique(lists.rec_item)) / n_stock,
             "full_lists": float(np.mean(per_user >= K)) if len(per_user) else 0.0,
             "train_seconds": round(seconds, 3),
@@ -644,8 +560,10 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
 NOTES = (
     "Split: training = the pipeline's stages on a raw store holding only rows before the split; "
     "truth = eligible users' product views, add-to-carts and orders in [split, split+horizon) on "
-    "products of the catalogue. recall@20 = hits / all the user's horizon products. "
-    "Every method gets the same rules: in stock, nothing the user bought in the last 30 days. "
+    "products of the catalogue new to them (none of their history before the split: the email "
+    "is for discovery). recall@20 = hits / all the user's new horizon products. "
+    "Every method gets the same rules: in stock, nothing the user bought in the last 30 days "
+    "nor viewed or carted in the last 30 days (the policy's discovery windows). "
     "kalido = the pipeline's own published tables (k-thresholded similarity); its train time is "
     "the recommender core timed as the baselines are (similarity + lists for the evaluated "
     "users), stage_seconds the whole build_features stage (lists for every eligible user). "

@@ -13,10 +13,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from kalido.ad_segments import Segment, load_segments
 from kalido.config import ConfigError
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.yaml")
 LEGAL_BASES = {"consent", "contract", "legal_obligation", "legitimate_interest"}
+# What the record of processing (GDPR art. 30) states of each purpose, besides its legal basis.
+RECORD_FIELDS = ("data_subjects", "categories", "stores", "recipients")
 CONTRACT_PURPOSES = {
     "personalisation",
     "email_marketing",
@@ -35,13 +38,26 @@ def _positive_int(section: str, values: dict[str, Any], name: str) -> int:
 
 @dataclass(frozen=True)
 class Purpose:
+    """A purpose of processing, with what the record of processing (GDPR art. 30) states of it:
+    whose data, which categories, the retention stores holding it, who receives it."""
+
     name: str
     legal_basis: str
     description: str
+    data_subjects: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    stores: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()  # outside KALIDO; none is a statement too
 
     def __post_init__(self) -> None:
         if self.legal_basis not in LEGAL_BASES:
             raise ConfigError(f"policy: purpose {self.name} has unknown legal basis")
+        for name in RECORD_FIELDS:
+            values = getattr(self, name)
+            if not all(isinstance(v, str) and v.strip() for v in values):
+                raise ConfigError(f"policy: purpose {self.name}.{name} must list names")
+            if not values and name != "recipients":
+                raise ConfigError(f"policy: purpose {self.name} needs {name}")
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,10 @@ class Profiling:
     similar_products_per_product: int
     recommendations_per_user: int
     exclude_bought_within_days: int
+    exclude_viewed_within_days: int
+    quality_holdout_days: int
+    quality_sample_users: int
+    ignored_order_statuses: tuple[str, ...]
     recommender: RecommenderTuning
 
 
@@ -90,6 +110,29 @@ class Profiling:
 class EmailFeed:
     required_purposes: tuple[str, ...]
     active_within_years: int
+
+
+@dataclass(frozen=True)
+class AdProfiling:
+    """Advertising profiles (kalido/pipelines/ads.py); their lifetime is the retention rule on
+    first_ad_grant, so the profiles and the purge keep one clock."""
+
+    purpose: str
+    segment_min_size: int  # k-anonymity of audiences: smaller segments are neither published
+    interests_per_profile: int  # nor exported; a profile keeps this many top interests
+    segments: tuple[Segment, ...]  # from the segments file the policy names
+
+
+def _ad_profiling(spec: dict[str, Any]) -> AdProfiling:
+    segments = Path(str(spec["segments"]))
+    # A relative name is beside the shipped policy, also for a KALIDO_POLICY elsewhere.
+    segments = segments if segments.is_absolute() else DEFAULT_POLICY_PATH.parent / segments
+    return AdProfiling(
+        purpose=str(spec["purpose"]),
+        segment_min_size=_positive_int("ad_profiling", spec, "segment_min_size"),
+        interests_per_profile=_positive_int("ad_profiling", spec, "interests_per_profile"),
+        segments=load_segments(segments),
+    )
 
 
 CLOCKS = {
@@ -137,6 +180,11 @@ class Period:
         year, month = divmod(month_index, 12)
         day = min(moment.day, calendar.monthrange(year, month + 1)[1])
         return moment.replace(year=year, month=month + 1, day=day) + timedelta(days=self.days)
+
+    def iso(self) -> str:
+        """The period as written in the policy (P5Y, P13M, P30D)."""
+        parts = ((self.years, "Y"), (self.months, "M"), (self.days, "D"))
+        return "P" + ("".join(f"{n}{unit}" for n, unit in parts if n) or "0D")
 
 
 @dataclass(frozen=True)
@@ -186,7 +234,10 @@ class Policy:
     purposes: MappingProxyType
     profiling: Profiling
     email_feed: EmailFeed
+    ad_profiling: AdProfiling
     retention: MappingProxyType
+    # Processing on other legal bases than consent; with `purposes`, the record of processing.
+    processing: MappingProxyType
 
     @property
     def request_due(self) -> Period:
@@ -208,6 +259,39 @@ class Policy:
             raise ConfigError("policy: profiling or email_feed names an undeclared purpose")
         if self.profiling.purpose != "personalisation":
             raise ConfigError("policy: profiling.purpose must be personalisation")
+        if self.ad_profiling.purpose != "ad_profiling":
+            raise ConfigError("policy: ad_profiling.purpose must be ad_profiling")
+        if set(self.processing) & set(self.purposes):
+            raise ConfigError("policy: a processing entry has the name of a purpose")
+        for purpose in (*self.purposes.values(), *self.processing.values()):
+            unknown = ", ".join(sorted(set(purpose.stores) - set(self.retention)))
+            if unknown:
+                raise ConfigError(f"policy: purpose {purpose.name} names unknown stores {unknown}")
+
+
+ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled", "returned")
+
+
+def _order_statuses(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, list) or not set(values) <= set(ORDER_STATUSES):
+        known = ", ".join(ORDER_STATUSES)
+        raise ConfigError(f"policy: profiling.ignored_order_statuses must list some of {known}")
+    return tuple(values)
+
+
+def _purpose(name: str, spec: dict[str, Any]) -> Purpose:
+    def names(field: str) -> tuple[str, ...]:
+        values = spec[field]
+        if not isinstance(values, list):
+            raise ConfigError(f"policy: purpose {name}.{field} must be a list")
+        return tuple(values)
+
+    return Purpose(
+        name=name,
+        legal_basis=str(spec["legal_basis"]),
+        description=str(spec.get("description", "")),
+        **{field: names(field) for field in RECORD_FIELDS},
+    )
 
 
 def _store(name: str, spec: dict[str, Any]) -> RetentionStore:
@@ -247,23 +331,22 @@ def load_policy(path: Path | None = None) -> Policy:
         tuning = prof["recommender"]
         profiling = Profiling(
             purpose=str(prof["purpose"]),
+            ignored_order_statuses=_order_statuses(prof["ignored_order_statuses"]),
             recommender=RecommenderTuning(
                 **{name: tuning[name] for name in RecommenderTuning.__dataclass_fields__}
             ),
             **{
                 name: _positive_int("profiling", prof, name)
                 for name in Profiling.__dataclass_fields__
-                if name not in ("purpose", "recommender")
+                if name not in ("purpose", "recommender", "ignored_order_statuses")
             },
         )
         email_feed = EmailFeed(
             required_purposes=tuple(feed["required_purposes"]),
             active_within_years=_positive_int("email_feed", feed, "active_within_years"),
         )
-        purposes = {
-            name: Purpose(name, spec["legal_basis"], spec.get("description", ""))
-            for name, spec in raw["purposes"].items()
-        }
+        purposes = {name: _purpose(name, spec) for name, spec in raw["purposes"].items()}
+        processing = {name: _purpose(name, spec) for name, spec in raw["processing"].items()}
         retention = {name: _store(name, spec) for name, spec in raw["retention"].items()}
         return Policy(
             business_timezone=str(raw["business_timezone"]),
@@ -272,7 +355,9 @@ def load_policy(path: Path | None = None) -> Policy:
             purposes=MappingProxyType(purposes),
             profiling=profiling,
             email_feed=email_feed,
+            ad_profiling=_ad_profiling(raw["ad_profiling"]),
             retention=MappingProxyType(retention),
+            processing=MappingProxyType(processing),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"policy: missing or malformed entry {exc}") from None

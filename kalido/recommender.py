@@ -32,6 +32,7 @@ class RecParams:
     per_user: int = 20
     half_life_days: float = 30.0
     exclude_bought_days: float = 30.0
+    exclude_viewed_days: float = 30.0  # discovery: nothing viewed or carted this recently
     view_weight: float = 1.0
     cart_weight: float = 3.0
     order_weight: float = 5.0
@@ -415,6 +416,16 @@ def _nth_in_category(items: np.ndarray, values: np.ndarray, categories: np.ndarr
     return nth
 
 
+def excluded_pairs(history: Interactions, params: RecParams) -> tuple[np.ndarray, np.ndarray]:
+    """(user, product) of what a user may not be recommended: bought within
+    `exclude_bought_days`, viewed or carted within `exclude_viewed_days` (lists are for
+    discovery: a product the person just saw is a reminder, another email)."""
+    seen = (history.kind != ORDER) & (history.age_days <= params.exclude_viewed_days)
+    bought = (history.kind == ORDER) & (history.age_days <= params.exclude_bought_days)
+    either = seen | bought
+    return history.user[either], history.item[either]
+
+
 def item_popularity(history: Interactions, params: RecParams) -> np.ndarray:
     """Recency-weighted popularity of each product over every user's history (the fallbacks)."""
     weight = event_weights(history.kind, history.age_days, params)
@@ -432,11 +443,12 @@ def recommend(
     Scores = the user's strongest recent products (recency-weighted, sparse user × product)
     times the sparse top-K similarity, plus the products the user viewed lately, boosted by
     the user's category affinity; then popular products of the user's top category, then popular
-    products overall, so lists are full. Nothing bought in the last `exclude_bought_days` days,
-    nothing out of stock; a soft diversity penalty keeps one category from filling a list. The
-    `because_viewed` reason is looked up only for the final products. A user's list depends
-    only on their own history and on `sim` (whose popularity, counted over every user, ranks the
-    fallbacks; without it, the popularity over `history`), so users can be scored in shards.
+    products overall, so lists are full. Nothing excluded (excluded_pairs: bought, or viewed
+    lately), nothing out of stock; a soft diversity penalty keeps one category from filling a
+    list. The `because_viewed` reason is looked up only for the final products. A user's list
+    depends only on their own history and on `sim` (whose popularity, counted over every user,
+    ranks the fallbacks; without it, the popularity over `history`), so users can be scored in
+    shards.
     """
     n_users, n_items, n_cats = history.n_users, history.n_items, catalogue.n_categories
     if n_users == 0:
@@ -461,10 +473,8 @@ def recommend(
     totals = np.asarray(similar.sum(axis=1)).ravel()
     if (totals > 0).any():
         similar = similar * (1.0 / totals[totals > 0].mean())
-    bought = (history.kind == ORDER) & (history.age_days <= params.exclude_bought_days)
-    excluded = _csr(
-        history.user[bought], history.item[bought], np.ones(int(bought.sum())), signal.shape
-    )
+    excluded_users, excluded_items = excluded_pairs(history, params)
+    excluded = _csr(excluded_users, excluded_items, np.ones(len(excluded_users)), signal.shape)
     excluded.data[:] = 1.0
     cat_of = catalogue.category.astype(np.int64)
     profile = (

@@ -13,7 +13,8 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Callable, Iterable
+import shutil
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,6 +27,19 @@ import pyarrow.parquet as pq
 from isal import igzip
 
 from kalido.db import connect, run_sql
+from kalido.email_feed import (
+    ENCODING,
+    FEED_FILE,
+    MANIFEST,
+    REMOVAL_COLUMNS,
+    REMOVALS_FILE,
+    manifest_for,
+    read_manifest,
+    revision_of,
+    swap_dir,
+    write_manifest,
+)
+from kalido.pipelines.runs import now_utc
 
 # Which fields of each landing source name a person, and in which identifier domain.
 IDENTIFIER_FIELDS = {
@@ -300,30 +314,96 @@ def _unchanged(path: Path) -> Rewrite:
     return Rewrite(0, digest.hexdigest(), path.stat().st_size)
 
 
-def rewrite_feed_dir(feed_dir: Path, needles: Needles, spill_dir: Path) -> int:
-    """Drop the needles' rows from one email feed; its manifest follows. Returns rows removed."""
-    csv_path, manifest_path = feed_dir / "recommendations.csv", feed_dir / "manifest.json"
+def rewrite_feed_dir(
+    feed_dir: Path, needles: Needles, spill_dir: Path, reasons: Mapping[str, str] | None = None
+) -> int:
+    """Drop the needles' rows from one email feed. The feed is copied into a hidden directory
+    beside it (the CSV without those rows, removals.csv naming the people removed by recipient
+    pseudonym and reason class, `reasons`: needle -> class, a manifest of the next revision)
+    which then replaces it whole: a reader never sees a CSV and a manifest that disagree.
+    Returns the rows removed."""
+    csv_path = feed_dir / FEED_FILE
     customers = sorted(needles.of(IDENTIFIER_FIELDS["feed"]["customer_id"]))
     if not csv_path.exists() or not customers:
         return 0
-    with connect(spill_dir=spill_dir) as con:
-        run_sql(con, "purge/feed_without", {"path": str(csv_path), "customer_ids": customers})
-        removed, rows, recipients = con.execute(
-            "select count(*) filter (where _erased), count(*) filter (where not _erased),"
-            " count(distinct customer_id) filter (where not _erased) from feed_rows"
-        ).fetchone()
-        if not removed:
-            return 0
-        # A feed left with its header only stays: the email platform reads an empty day as empty.
-        tmp = _beside(csv_path)
-        con.execute(
-            "copy (select * exclude (_erased) from feed_rows where not _erased)"
-            " to $p (format csv, header true)",
-            {"p": str(tmp)},
-        )
-    result = _swap_in(csv_path, tmp, removed, keep_file=True)
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        manifest.update(rows=rows, recipients=recipients, sha256=result.sha256)
-        _replace(manifest_path, json.dumps(manifest, indent=2).encode("utf-8"))
+    staging = feed_dir.with_name(f".{feed_dir.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        with connect(spill_dir=spill_dir) as con:
+            run_sql(con, "purge/feed_without", {"path": str(csv_path), "customer_ids": customers})
+            removed, rows, recipients = con.execute(
+                "select count(*) filter (where _erased), count(*) filter (where not _erased),"
+                " count(distinct customer_id) filter (where not _erased) from feed_rows"
+            ).fetchone()
+            if not removed:
+                shutil.rmtree(staging)
+                return 0
+            # A feed left with its header only stays: the email platform reads an empty day as
+            # empty.
+            con.execute(
+                "copy (select * exclude (_erased) from feed_rows where not _erased)"
+                " to $p (format csv, header true)",
+                {"p": str(staging / FEED_FILE)},
+            )
+            columns = [c for c in con.table("feed_rows").columns if c != "_erased"]
+            gone = (
+                run_sql(con, "purge/feed_removed").fetchall() if "recipient_pid" in columns else []
+            )
+        kept = _write_removals(feed_dir, staging, gone, reasons or {})
+        _copy_others(feed_dir, staging)
+        old = read_manifest(feed_dir)
+        fields = {k: v for k, v in old.items() if k not in _DESCRIBED}
+        fields.update(rows=rows, recipients=recipients, revised_at=now_utc())
+        revision = revision_of(feed_dir) + 1
+        write_manifest(staging, manifest_for(staging, fields, revision, kept, columns))
+        swap_dir(staging, feed_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return removed
+
+
+# What manifest_for writes from the files themselves (the rest of an old manifest is kept).
+_DESCRIBED = {
+    "schema_version",
+    "revision",
+    "file",
+    "bytes",
+    "encoding",
+    "format",
+    "columns",
+    "column_types",
+    "sha256",
+    "removals",
+}
+
+
+def _write_removals(
+    feed_dir: Path, staging: Path, gone: list[tuple[str, str]], reasons: Mapping[str, str]
+) -> int:
+    """The feed's removals.csv plus the recipients this rewrite removed (they were in this very
+    feed: last_feed_date is its own date); the rows written."""
+    feed_date = feed_dir.name.removeprefix("dt=")
+    listed: dict[str, tuple[str, str]] = {}
+    existing = feed_dir / REMOVALS_FILE
+    if existing.is_file():
+        with open(existing, encoding=ENCODING, newline="") as handle:
+            for row in csv.DictReader(handle):
+                listed[row["recipient_pid"]] = (row["reason"], row["last_feed_date"])
+    for needle, recipient_pid in gone:
+        if recipient_pid and recipient_pid not in listed:
+            listed[recipient_pid] = (reasons.get(needle, "other"), feed_date)
+    with open(staging / REMOVALS_FILE, "w", encoding=ENCODING, newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(REMOVAL_COLUMNS)
+        for recipient_pid, (reason, last_feed_date) in sorted(listed.items()):
+            writer.writerow([recipient_pid, reason, last_feed_date])
+    return len(listed)
+
+
+def _copy_others(feed_dir: Path, staging: Path) -> None:
+    """Files of the feed this rewrite does not write, copied as they are."""
+    for path in feed_dir.iterdir():
+        if path.name not in (FEED_FILE, REMOVALS_FILE, MANIFEST) and path.is_file():
+            shutil.copy2(path, staging / path.name)

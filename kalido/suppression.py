@@ -46,3 +46,11 @@ def suppression_tag(secret: bytes, domain: str, raw_id: str) -> str:
         raise ValueError(f"unknown identifier domain {domain!r}")
     message = f"suppress\x1f{domain}\x1f{normalise_identifier(raw_id)}".encode()
     return token(hmac.new(secret, message, hashlib.sha256).hexdigest())
+
+
+def recipient_pseudonym(secret: bytes, customer_id: str) -> str:
+    """An email recipient's keyed pseudonym (the feed's recipient_pid, removals.csv's key):
+    keyed with the suppression secret, which is never rotated, so the email platform can keep
+    it across pseudonym key rotations; it equals no warehouse pseudonym."""
+    message = f"recipient\x1f{normalise_identifier(customer_id)}".encode()
+    return "rcp_" + token(hmac.new(secret, message, hashlib.sha256).hexdigest()[:32])

@@ -39,7 +39,7 @@ def test_every_dag_imports_without_errors(airflow_env):
         "dag = bag.get_dag('kalido_nightly')\n"
         "assert dag.doc_md and [t.task_id for t in dag.tasks] == "
         "['shard_plan', 'ingest', 'purge', 'pseudonymise', 'gate', 'build_features', 'similarity',"
-        " 'recommend', 'subject_access', 'validate', 'publish', 'check_requests']\n"
+        " 'recommend', 'ads', 'subject_access', 'validate', 'publish', 'check_requests']\n"
         "mapped = {t.task_id for t in dag.tasks if t.is_mapped}\n"
         "assert mapped == {'gate', 'build_features', 'recommend'}, mapped\n"
         "retention = bag.get_dag('kalido_retention')\n"
@@ -80,3 +80,143 @@ def test_airflow_dags_test_publishes_the_same_warehouse_as_kalido_run(tmp_path, 
         "1-of-3.duckdb",
         "2-of-3.duckdb",
     ]
+
+
+def test_the_dags_run_unattended_in_one_pool_and_publish_assets(airflow_env):
+    """Retries with backoff and a timeout on every task, a run timeout, the one-slot pool of the
+    nightly and retention DAGs, the failure callbacks, and publish's Assets with a consumer."""
+    code = (
+        "from datetime import timedelta\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "from kalido.orchestration import FailureAlert, record_failure\n"
+        "bag = DagBag()\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "nightly, retention = bag.get_dag('kalido_nightly'), bag.get_dag('kalido_retention')\n"
+        "assert nightly.dagrun_timeout and retention.dagrun_timeout\n"
+        "for task in [*nightly.tasks, *retention.tasks]:\n"
+        "    assert (task.pool, task.pool_slots) == ('kalido', 1), task.task_id\n"
+        "    assert task.retries >= 2 and task.retry_exponential_backoff, task.task_id\n"
+        "    assert timedelta(0) < task.execution_timeout <= timedelta(hours=2), task.task_id\n"
+        "    kinds = [type(c) for c in task.on_failure_callback]\n"
+        "    assert FailureAlert in kinds, task.task_id\n"
+        "    recorded = record_failure in task.on_failure_callback\n"
+        "    assert recorded == (task.dag_id == 'kalido_nightly'), task.task_id\n"
+        "publish = nightly.get_task('publish')\n"
+        "assert {a.name for a in publish.outlets} == {'kalido_warehouse', 'kalido_email_feed'}\n"
+        "assert not any(t.outlets for t in nightly.tasks if t.task_id != 'publish')\n"
+        "assert {'date', 'force', 'replace_newer', 'shards'} <= set(nightly.params)\n"
+        "consumer = bag.get_dag('kalido_feed_consumer')\n"
+        "schedule = str(consumer.timetable.asset_condition)\n"
+        "assert consumer.doc_md and 'kalido_email_feed' in schedule, schedule\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=airflow_env, check=True, cwd=ROOT)
+
+
+def test_a_task_takes_its_date_from_the_date_param_or_the_data_interval():
+    from types import SimpleNamespace
+
+    import pendulum
+
+    from kalido.orchestration import NoRunDate, run_date
+
+    def at(day: str):
+        return pendulum.parse(day)
+
+    scheduled = SimpleNamespace(run_type="scheduled")
+    manual = SimpleNamespace(run_type="manual")
+    # A scheduled run works on its data interval; `airflow dags test kalido_nightly D` (manual,
+    # interval ending at D) on D, as `kalido run --date D` does; the date param wins.
+    interval = {"data_interval_start": at("2026-11-23"), "logical_date": at("2026-11-23")}
+    assert str(run_date({**interval, "dag_run": scheduled})) == "2026-11-23"
+    test_run = {"data_interval_start": at("2026-11-23"), "logical_date": at("2026-11-24")}
+    assert str(run_date({**test_run, "dag_run": manual})) == "2026-11-24"
+    assert str(run_date({**test_run, "params": {"date": "2026-11-01"}})) == "2026-11-01"
+    # A manual trigger with no logical date: a clear error, not pendulum.parse(None).
+    nothing = {"dag_run": manual, "logical_date": None, "data_interval_start": None}
+    with pytest.raises(NoRunDate, match='"date": "2026-11-24"'):
+        run_date(nothing)
+    with pytest.raises(NoRunDate, match="YYYY-MM-DD"):
+        run_date({**nothing, "params": {"date": "yesterday"}})
+
+
+class _SmtpSink:
+    """A local SMTP server that keeps every message it receives (the alert's recipient)."""
+
+    def __init__(self):
+        import socketserver
+        import threading
+
+        messages = self.messages = []
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 sink\r\n")
+                while line := self.rfile.readline():
+                    command = line.strip().upper()
+                    if command == b"DATA":
+                        self.wfile.write(b"354 go on\r\n")
+                        data = b"".join(iter(self.rfile.readline, b".\r\n"))
+                        messages.append(data.decode("utf-8", "replace"))
+                        self.wfile.write(b"250 kept\r\n")
+                    elif command == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:  # EHLO, MAIL FROM, RCPT TO, RSET, NOOP
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_failed_task_alerts_through_the_kalido_alerts_connection(tmp_path, airflow_env):
+    """The failure notifier is called on a real failure (here a short key: a configuration
+    error, so no retry) and mails through the SMTP connection `kalido_alerts`, naming the DAG,
+    task and run, never the secret or a value from the data."""
+    import base64
+    import email
+    import json
+
+    sink = _SmtpSink()
+    connection = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": sink.port,
+        "extra": {
+            "to": "data-oncall@example.org",
+            "from_email": "kalido@example.org",
+            "disable_ssl": True,
+            "disable_tls": True,
+        },
+    }
+    short_key = "short-secret-value"
+    try:
+        result = subprocess.run(
+            [AIRFLOW, "dags", "test", "kalido_retention", "2026-11-24"],
+            env={
+                **airflow_env,
+                "KALIDO_HOME": str(tmp_path),
+                "KALIDO_PSEUDONYM_KEY": short_key,
+                "AIRFLOW_CONN_KALIDO_ALERTS": json.dumps(connection),
+            },
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        sink.close()
+    assert result.returncode != 0 or "failed" in result.stdout + result.stderr
+    assert len(sink.messages) == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    message = email.message_from_string(sink.messages[0])
+    assert message["To"] == "data-oncall@example.org"
+    assert message["Subject"].startswith("kalido: kalido_retention.purge failed (manual__")
+    body = "".join(
+        base64.b64decode(part.get_payload()).decode()
+        for part in message.walk()
+        if part.get_content_type() == "text/html"
+    )
+    assert "failure: ConfigError" in body and "try: 1" in body
+    assert short_key not in sink.messages[0] + body

@@ -325,7 +325,8 @@ def test_years_later_nothing_outlives_its_period(zone):
     assert not [p for p in (home / "landing").rglob("*") if p.is_file()]
     assert not list((home / "exports/email_recommendations").glob("dt=*"))
     assert not list((home / "exports/subject_access").glob("*.json"))
-    assert [p.name for p in (home / "runs").iterdir()] == [f"{record['run_id']}.json"]
+    records = [p.name for p in (home / "runs").iterdir() if p.name != "run.lock"]
+    assert records == [f"{record['run_id']}.json"]
     # The archive keeps C_KEEP's order for the accounting period, then lets it go too.
     assert query(home / ARCHIVE, "select customer_id from archive_orders order by 1") == [
         ("C_GONE",),
@@ -377,11 +378,16 @@ def test_late_or_overdue_requests_fail_the_run_after_publishing(zone, landing):
     )
     result = kalido("run", "--date", D.isoformat(), check=False)
     assert result.returncode == 1
-    assert "answered late 1" in result.stdout and "ATTENTION requests R-LATE" in result.stdout
+    # Named by their pseudonyms: a request id is the sender's free text.
+    named = {r: p for p, r in request_names(zone, ("R-LATE", "R-OPEN")).items()}
+    assert "R-LATE" not in result.stdout + result.stderr
+    assert "answered late 1" in result.stdout
+    assert f"ATTENTION requests {named['R-LATE']}" in result.stdout
     assert (zone / f"exports/email_recommendations/dt={D}/manifest.json").exists()
     overdue = kalido("run", "--date", "2026-12-15", check=False)
     assert overdue.returncode == 1
-    assert "overdue 1" in overdue.stdout and "ATTENTION requests R-OPEN" in overdue.stdout
+    assert "overdue 1" in overdue.stdout
+    assert f"ATTENTION requests {named['R-OPEN']}" in overdue.stdout
     for output in (result, overdue):
         assert "C_ACC" not in output.stdout + output.stderr
     # The corrected CRM row arrives: the request completes and the superseded version goes.
@@ -417,7 +423,7 @@ def test_key_rotation_unlinks_old_pseudonyms(zone, monkeypatch):
     warehouse = zone / "warehouse/analytics.duckdb"
     pids = {r[0] for r in query(warehouse, "select distinct user_pid from recommendations")}
     assert pid("C_KEEP", new_key) in pids
-    named = request_names(zone, ("R-ACC", "R-ERASE"))
+    named = request_names(zone, ("R-ACC", "R-ERASE", "R-OBJ", "R-RESTR"))
     log_pids = {
         named[r]: p
         for r, p in query(warehouse, "select request_pid, customer_pid from request_log")

@@ -74,9 +74,14 @@ def test_rerun_gives_an_identical_warehouse_and_dates_accumulate(home, landing):
     # Anything new for the date (here a landing file touched) makes the next run a full one.
     os.utime(next((home / "landing").rglob("*.jsonl*")))
     assert "unchanged_since" not in run_nightly(D)
-    # Rerunning an older date gives that date's tables, minus what was erased since: C_ERASED
-    # asked on D, and erasure is not undone by a rerun (popularity and audience lose them too).
+    # A backfill of an older date keeps the newer warehouse (published_as_of says which) ...
     run_nightly(D - timedelta(days=1))
+    assert warehouse_tables(warehouse) == first
+    assert query(warehouse, "select logical_date from published_as_of") == [(D,)]
+    # ... unless asked to replace it: then it gives that date's tables, minus what was erased
+    # since: C_ERASED asked on D, and erasure is not undone by a rerun (popularity and audience
+    # lose them too).
+    run_nightly(D - timedelta(days=1), replace_newer=True)
     again = warehouse_tables(warehouse)
     erased = pid("C_ERASED")
     for table in ("views_recent", "interest_profiles", "products"):

@@ -38,6 +38,8 @@ PUBLISHED_TEXT = {  # text columns the warehouse and feed publish (customer_id: 
     "warehouse.interest_profiles": "interest_profiles",
     "warehouse.product_similarity": "product_similarity",
     "warehouse.recommendations": "recommendations",
+    "warehouse.ad_profiles": "ad_profiles",
+    "warehouse.ad_segments": "ad_segments",
 }
 
 

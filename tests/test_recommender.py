@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kalido import recommender as rec
-from kalido.evaluation import next_item_metrics, paired_difference, personal_metrics
+from kalido.features.metrics import next_item_metrics, paired_difference, personal_metrics
 
 
 def interactions(rows, n_users, n_items):
@@ -175,13 +175,14 @@ def test_nothing_bought_recently_is_recommended_but_an_old_purchase_may_return()
 
 
 def test_lists_are_full_in_stock_with_reasons_even_without_history():
-    # 30 products in 2 categories: 0-19 in category 0 and 20-29 in category 1.
+    # 30 products in 2 categories: 0-19 in category 0 and 20-29 in category 1. Users 0-5 viewed
+    # everything 40 days ago (past the discovery window, so it may come back).
     cats = [0] * 20 + [1] * 10
     rows, group = [], 0
     for u in range(6):
         for a in range(30):
             group += 1
-            rows += [(u, a, 1.0, rec.VIEW, group), (u, (a + 1) % 30, 1.0, rec.VIEW, group)]
+            rows += [(u, a, 40.0, rec.VIEW, group), (u, (a + 1) % 30, 40.0, rec.VIEW, group)]
     rows.append((6, 3, 0.5, rec.VIEW, 999))
     recs = recommend(rows, 8, 30, cats=cats, out_of_stock=[29], per_user=20)
     for user in range(8):
@@ -189,6 +190,7 @@ def test_lists_are_full_in_stock_with_reasons_even_without_history():
         assert len(items) == 20 and len(set(items)) == 20 and 29 not in items
     items, reasons = by_user(recs, 6)
     assert reasons[0] >= 0  # behaviour first: because_viewed a product
+    assert 3 not in items  # viewed yesterday: discovery lists hold only what is new
     items, reasons = by_user(recs, 7)  # no history at all: popular products
     assert set(reasons) == {-1}
 
@@ -297,7 +299,8 @@ def test_a_users_list_depends_only_on_their_history_and_the_similarity(monkeypat
     for u in range(12):
         for a in range(u % 5, 20, 3):
             group += 1
-            rows += [(u, a, 1.0 + u, rec.VIEW, group), (u, (a + 7) % 20, 2.0, rec.VIEW, group)]
+            # Older than the discovery window, so that every list can be full.
+            rows += [(u, a, 31.0 + u, rec.VIEW, group), (u, (a + 7) % 20, 32.0, rec.VIEW, group)]
     rows.append((12, 4, 3.0, rec.ORDER, 999))
     events = interactions(rows, 13, 20)
     params = rec.RecParams(min_users=2, per_user=16, cross_session_weight=0.5, two_hop_weight=0.5)
@@ -333,3 +336,23 @@ def test_sparse_similar_lists_lean_on_the_category_and_dense_ones_on_co_views():
     assert row_of(sim, 0)[0][0] == 1
     listed, _ = row_of(sim, 2)
     assert listed == [5, 0, 1, 3, 4, 6, 7]  # category 0 by popularity, then the others
+
+
+def test_discovery_lists_never_hold_what_the_person_viewed_or_bought_lately():
+    # Everyone co-views 0 with 1-9; user 0 viewed 1 and 2 ten days ago, 3 forty days ago and
+    # bought 4 yesterday: 1, 2 and 4 never come back, 3 may; no reason names its own product.
+    rows, group = [], 0
+    for u in range(1, 12):
+        for b in range(1, 10):
+            group += 1
+            rows += [(u, 0, 5.0, rec.VIEW, group), (u, b, 5.0, rec.VIEW, group)]
+    rows += [(0, 0, 10.0, rec.VIEW, 900), (0, 1, 10.0, rec.VIEW, 900), (0, 2, 10.0, rec.VIEW, 900)]
+    rows += [(0, 3, 40.0, rec.VIEW, 901), (0, 4, 1.0, rec.ORDER, 902)]
+    recs = recommend(rows, 12, 12, cats=[0] * 12, per_user=8)
+    items, reasons = by_user(recs, 0)
+    assert not {0, 1, 2, 4} & set(items)
+    assert 3 in items
+    assert all(reason != item for item, reason in zip(items, reasons, strict=True))
+    # a shorter window lets 1 and 2 back
+    shorter, _ = by_user(recommend(rows, 12, 12, [0] * 12, per_user=8, exclude_viewed_days=5.0), 0)
+    assert {1, 2} <= set(shorter)

@@ -23,7 +23,14 @@ from tests.conftest import KEY, kalido, query
 
 DATE = "2026-11-24"
 # Differ by run, not by data: which run wrote the row, and when.
-RUN_COLUMNS = {"run_id", "started_at", "finished_at", "stage_counts", "generated_at"}
+RUN_COLUMNS = {
+    "run_id",
+    "started_at",
+    "finished_at",
+    "stage_counts",
+    "generated_at",
+    "published_at",
+}
 
 
 def published(home: Path) -> dict[str, list[tuple]]:
@@ -156,7 +163,12 @@ def test_every_file_and_table_of_a_sharded_run_has_a_retention_rule(homes):
 def test_a_later_run_with_one_shard_drops_the_shard_files(homes):
     """Runs last: it reruns the three-shard home with one shard."""
     home = homes[3]
-    env = {"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": KEY}
+    # The fixture's secrets: the feed's recipient_pid is keyed with the suppression secret.
+    env = {
+        "KALIDO_HOME": str(home),
+        "KALIDO_PSEUDONYM_KEY": KEY,
+        "KALIDO_SUPPRESSION_KEY": "test-suppression-key-0123456789abcdef",
+    }
     kalido("run", "--date", DATE, env=env)
     assert not list((home / "work/shards").glob("*"))
     again, once = published(home), published(homes[1])

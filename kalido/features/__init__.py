@@ -6,6 +6,7 @@ between them: build_similarity (similar products, popularity, audience).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import date
@@ -17,6 +18,7 @@ import pyarrow as pa
 from kalido import recommender
 from kalido.config import Settings
 from kalido.db import connect, run_sql
+from kalido.features.holdout import FIGURES, Holdout, holdout_quality
 from kalido.pipelines.pseudonymise import open_staged_browsing
 from kalido.policy import Policy, Profiling
 from kalido.shards import (
@@ -43,6 +45,16 @@ GLOBAL_TABLES = ("product_similarity", "audience_daily")
 # Recommendation rows named and written per slice: DuckDB's memory then stays small beside the
 # recommender's arrays whatever the number of users (an L day is 20M rows).
 OUTPUT_SLICE_ROWS = 2_000_000
+# The weights the self-check records beside its figures (recommendation_quality.weights).
+RECORDED_WEIGHTS = (
+    "view_weight",
+    "cart_weight",
+    "order_weight",
+    "repeat_weight",
+    "profile_weight",
+    "half_life_days",
+    "exclude_viewed_days",
+)
 # What the similarity reads from every shard.
 SIMILARITY_INPUTS = ("gate_customers", "gated_events", "gated_orders", "feat_views_recent")
 
@@ -56,6 +68,7 @@ def rec_params(profiling: Profiling) -> recommender.RecParams:
         per_user=profiling.recommendations_per_user,
         half_life_days=float(profiling.interest_half_life_days),
         exclude_bought_days=float(profiling.exclude_bought_within_days),
+        exclude_viewed_days=float(profiling.exclude_viewed_within_days),
         **{name: getattr(tuning, name) for name in tuning.__dataclass_fields__},
     )
 
@@ -87,8 +100,15 @@ def _catalogue(con: duckdb.DuckDBPyConnection) -> recommender.Catalogue:
     )
 
 
-def _history(con: duckdb.DuckDBPyConnection, n_items: int, cutoff) -> recommender.Interactions:
-    run_sql(con, "features/recommender_history", {"cutoff": cutoff})
+def order_filter(policy: Policy) -> dict:
+    """The SQL parameter naming the order lines no feature counts (one list, from the policy)."""
+    return {"ignored_statuses": list(policy.profiling.ignored_order_statuses)}
+
+
+def _history(
+    con: duckdb.DuckDBPyConnection, n_items: int, cutoff, policy: Policy
+) -> recommender.Interactions:
+    run_sql(con, "features/recommender_history", {"cutoff": cutoff, **order_filter(policy)})
     n_users = con.execute("select count(*) from rec_users").fetchone()[0]
     columns = con.execute("select * from rec_history").fetchnumpy()
     return _interactions(columns, n_users, n_items, group=columns["user_code"])
@@ -99,10 +119,16 @@ def build_features(
 ) -> dict:
     """The per-user feat_ tables of one shard (views window, interests); returns row counts."""
     profiling = policy.profiling
+    tuning = profiling.recommender
     params = {
         "cutoff": day_end_utc(logical_date, policy.business_timezone),
         "max_views": profiling.max_recent_views_per_user,
         "half_life_days": profiling.interest_half_life_days,
+        # The recommender's event weights: one set for interests and recommendations.
+        "view_weight": tuning.view_weight,
+        "cart_weight": tuning.cart_weight,
+        "order_weight": tuning.order_weight,
+        **order_filter(policy),
     }
     with open_shard(settings.layout, shard, policy.business_timezone) as con:
         for feature in SQL_BEFORE:
@@ -138,7 +164,7 @@ def build_similarity(
         catalogue = _catalogue(con)
         n_items = len(catalogue.in_stock)
         n_users = con.execute("select count(*) from rec_users").fetchone()[0]
-        run_sql(con, "features/recommender_events", {"cutoff": cutoff})
+        run_sql(con, "features/recommender_events", {"cutoff": cutoff, **order_filter(policy)})
         events = _interactions(
             con.execute("select * from rec_events").fetchnumpy(), n_users, n_items
         )
@@ -146,6 +172,26 @@ def build_similarity(
         sim = recommender.similarity(events, catalogue, params)
         popularity = sim.popularity
         seconds = time.perf_counter() - started
+        quality = holdout_quality(
+            events,
+            catalogue,
+            params,
+            Holdout(
+                days=float(policy.profiling.quality_holdout_days),
+                sample_users=policy.profiling.quality_sample_users,
+            ),
+        )
+        quality_row = pa.Table.from_pylist(  # noqa: F841 - read by DuckDB below
+            [quality],
+            schema=pa.schema(
+                [("quality_users", pa.int64()), *((name, pa.float64()) for name in FIGURES)]
+            ),
+        )
+        con.execute(
+            "create or replace table feat_recommendation_quality as"
+            " select cast($d as date) as logical_date, * from quality_row",
+            {"d": logical_date},
+        )
         src, dst, score, rank = sim.rows()
         sim_codes = pa.table({"src": src, "dst": dst, "score": score, "rank": rank})
         popularity_codes = pa.table({"item": np.arange(n_items), "popularity": popularity})
@@ -161,7 +207,13 @@ def build_similarity(
         counts = _counts(con, GLOBAL_TABLES)
     remove_other_counts(layout, shards)
     log.info("similarity over %d shard(s): %s (recommender %.2f s)", shards, counts, seconds)
-    return {**counts, "similarity_seconds": round(seconds, 3)}
+    weights = {name: getattr(params, name) for name in RECORDED_WEIGHTS}
+    return {
+        **counts,
+        **quality,
+        "quality_weights": json.dumps(weights, sort_keys=True),
+        "similarity_seconds": round(seconds, 3),
+    }
 
 
 def recommend(
@@ -174,7 +226,7 @@ def recommend(
         run_sql(con, "features/recommender_codes")
         catalogue = _catalogue(con)
         n_items = len(catalogue.in_stock)
-        history = _history(con, n_items, cutoff)
+        history = _history(con, n_items, cutoff, policy)
         rows = con.execute("select src, dst, score from rec_similarity order by src, rank")
         rows = rows.fetchnumpy()
         sim = recommender.Similarity(

@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable
 from datetime import date
 
+from kalido import warehouse
 from kalido.config import ConfigError, Layout, Settings, default_home, load_settings, policy_path
 from kalido.db import in_fresh_process
 from kalido.features import build_features, build_similarity, recommend
 from kalido.pipelines import objectstore, runs, unchanged
+from kalido.pipelines.ads import ads
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
 from kalido.pipelines.pseudonymise import check_key, pseudonymise
@@ -36,6 +38,8 @@ STAGES: dict[str, Stage] = {
     # Once, over every shard: the similarity needs every user's co-views.
     "similarity": build_similarity,
     "recommend": recommend,
+    # Once, over every shard: advertising cookies are decided over everyone's events (issue 27).
+    "ads": ads,
     "subject_access": answer_access_requests,
     "validate": validate,
     "publish": publish,
@@ -77,6 +81,7 @@ def run_stage(
     shard: Shard | str | None = None,
     shards: int = 1,
     force: bool = False,
+    replace_newer: bool = False,
 ) -> dict:
     """Run one stage for the logical date (one shard of a per-shard stage: `shard`, a Shard or
     its label `<i>-of-<n>`; default the only one; `shards`: the run's shard count) and add its
@@ -84,13 +89,24 @@ def run_stage(
 
     The first stage decides whether the run has anything to do (see unchanged.py; `force`
     overrides); when not, every stage of the run only records that it was skipped.
+    `replace_newer`: publish replaces a warehouse built for a newer date (a backfill otherwise
+    keeps it, see publish.py).
 
     An Airflow task holds the run lock shared while it works (see runs.shared): it is refused
     while a different run holds the home."""
     settings, policy = configure(key)
     with runs.shared(settings.layout, run_id):
         check_stores(settings)
-        return _run_stage(settings, policy, stage, logical_date, run_id, shard, shards, force)
+        return _run_stage(
+            settings, policy, stage, logical_date, run_id, shard, shards, force, replace_newer
+        )
+
+
+def _replaces_newer(layout: Layout, logical_date: date, replace_newer: bool) -> bool:
+    """A backfill asked to replace a newer date's warehouse has that to do, even with nothing
+    new since its last run (which kept the newer one)."""
+    built_for = warehouse.published_date(layout.warehouse) if replace_newer else None
+    return built_for is not None and built_for > logical_date
 
 
 def _run_stage(
@@ -102,6 +118,7 @@ def _run_stage(
     shard: Shard | str | None,
     shards: int,
     force: bool,
+    replace_newer: bool = False,
 ) -> dict:
     layout = settings.layout
     runs.start_run(layout, run_id, logical_date)
@@ -112,7 +129,11 @@ def _run_stage(
         if stage == FIRST_STAGE and settings.landing_url
         else {}
     )
-    if stage == FIRST_STAGE and not force:
+    if (
+        stage == FIRST_STAGE
+        and not force
+        and not _replaces_newer(layout, logical_date, replace_newer)
+    ):
         previous = unchanged.unchanged_since(settings, logical_date, shards)
         if previous:
             runs.mark_unchanged(layout, run_id, previous)
@@ -126,6 +147,8 @@ def _run_stage(
         counts = STAGES[stage](settings, policy, logical_date, run_id, shard=shard)
     elif stage == "similarity":
         counts = STAGES[stage](settings, policy, logical_date, run_id, shards=shards)
+    elif stage == "publish":
+        counts = STAGES[stage](settings, policy, logical_date, run_id, replace_newer=replace_newer)
     else:
         counts = STAGES[stage](settings, policy, logical_date, run_id)
     counts = {**pulled, **counts}
@@ -157,7 +180,11 @@ def record_failure(logical_date: date, run_id: str, stage: str, exc: BaseExcepti
 
 
 def run_nightly(
-    logical_date: date, run_id: str | None = None, shards: int = 1, force: bool = False
+    logical_date: date,
+    run_id: str | None = None,
+    shards: int = 1,
+    force: bool = False,
+    replace_newer: bool = False,
 ) -> dict:
     """All stages in order, per-shard stages once per shard; returns the run record.
     RunInProgress (exit 2) while another run holds the home."""
@@ -176,7 +203,15 @@ def run_nightly(
             for label in labels:
                 try:
                     in_fresh_process(
-                        run_stage, stage, logical_date, run_id, None, label, shards, force
+                        run_stage,
+                        stage,
+                        logical_date,
+                        run_id,
+                        None,
+                        label,
+                        shards,
+                        force,
+                        replace_newer,
                     )
                 except BaseException as exc:  # Ctrl-C too: the record says the run ended
                     record_failure(logical_date, run_id, stage, exc)

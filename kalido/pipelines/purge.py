@@ -25,7 +25,7 @@ from kalido import raw_browsing
 from kalido.config import ConfigError, Layout, Settings
 from kalido.db import attach, connect, rebuild_database, run_sql
 from kalido.email_feed import refresh_latest
-from kalido.pipelines import objectstore, runs, unchanged
+from kalido.pipelines import ads, objectstore, runs, unchanged
 from kalido.pipelines.pseudonymise import assign_pseudonyms
 from kalido.policy import Policy
 from kalido.rewrite import Needles, rewrite_feed_dir, rewrite_file
@@ -58,10 +58,12 @@ ENFORCED = {pair for group in SAME_PERIOD for pair in group} | {
     ("purge_log", "event"),
     ("legal_archive", "latest_order"),
     ("email_feeds", "file_time"),
+    ("ad_segment_exports", "superseded"),
     ("subject_access_exports", "file_time"),
     ("restricted_logs", "file_time"),
     ("run_records", "file_time"),
     ("purge_reports", "file_time"),
+    ("dpo_reports", "file_time"),
     ("quality_results", "file_time"),
     ("evaluation_outputs", "file_time"),
 }
@@ -178,13 +180,9 @@ def _purge_restricted(
         for pid, store, n_rows in run_sql(con, "purge/target_counts").fetchall():
             per_target[pid][store] = n_rows
         needles = _needles(con, "select domain, needle from target_needles")
-        feed_needles = Needles(
-            {
-                "customer": frozenset(
-                    r[0] for r in run_sql(con, "purge/feed_exclusions", params).fetchall()
-                )
-            }
-        )
+        # (needle, reason class): the feeds' removals.csv names the removed by reason class.
+        feed_reasons = dict(run_sql(con, "purge/feed_exclusions", params).fetchall())
+        feed_needles = Needles({"customer": frozenset(feed_reasons)})
         files = run_sql(con, "purge/files_to_rewrite").fetchall()
         tags = con.execute(
             "select distinct domain, raw_id from target_ids"
@@ -236,6 +234,7 @@ def _purge_restricted(
     _purge_archive(policy, archive_path, cutoff, report)
     summary["_needles"] = needles
     summary["_feed_needles"] = feed_needles
+    summary["_feed_reasons"] = feed_reasons
     return summary
 
 
@@ -376,6 +375,7 @@ def _purge_files(
     needles: Needles,
     feed_needles: Needles,
     report: Report,
+    feed_reasons: dict[str, str] | None = None,
 ) -> None:
     cutoff = day_end_utc(logical_date, policy.business_timezone)
     # Email feeds: old ones go whole; the rest lose the rows of people who may no longer get them.
@@ -387,9 +387,12 @@ def _purge_files(
                 shutil.rmtree(feed_dir)
                 report.add("email_feeds", files_removed=1)
             else:
-                removed = rewrite_feed_dir(feed_dir, feed_needles, layout.spill)
+                removed = rewrite_feed_dir(feed_dir, feed_needles, layout.spill, feed_reasons)
                 report.add("email_feeds", rows_removed=removed, files_rewritten=int(bool(removed)))
         refresh_latest(feed_root)
+    # Ad-server exports: gone once a newer one is out (publish retires them too).
+    removed = ads.retire_superseded(layout.ad_export, ads.superseded_until(policy, logical_date))
+    report.add("ad_segment_exports", files_removed=removed)
     # Subject-access exports: gone after their period, and at once when the customer is erased.
     access_root = layout.home / "exports" / "subject_access"
     if access_root.is_dir():
@@ -428,6 +431,14 @@ def _purge_files(
             if path.name[:10] < reports_since:
                 path.unlink()
                 report.add("purge_reports", files_removed=1)
+    dpo_reports = layout.home / "reports" / "dpo"
+    if dpo_reports.is_dir():
+        # One folder per period, <from>_<to>: its date is the end of its period.
+        dpo_since = _since(policy, "dpo_reports", "file_time", cutoff).date().isoformat()
+        for folder in sorted(dpo_reports.glob("*_*")):
+            if folder.is_dir() and folder.name.partition("_")[2] < dpo_since:
+                shutil.rmtree(folder)
+                report.add("dpo_reports", files_removed=1)
     for store, folder in (("quality_results", "quality"), ("evaluation_outputs", "evaluation")):
         since = _since(policy, store, "file_time", cutoff)
         _expire_by_mtime(layout.home / folder, since, store, report)
@@ -439,7 +450,8 @@ def purge(settings: Settings, policy: Policy, logical_date: date, run_id: str) -
     report = Report()
     summary = _purge_restricted(settings, policy, logical_date, run_id, report)
     needles, feed_needles = summary.pop("_needles"), summary.pop("_feed_needles")
-    _purge_files(layout, policy, logical_date, needles, feed_needles, report)
+    feed_reasons = summary.pop("_feed_reasons")
+    _purge_files(layout, policy, logical_date, needles, feed_needles, report, feed_reasons)
     if settings.export_url:  # the bucket's feeds follow the local ones at once
         objectstore.mirror_exports(settings, warehouse=False)
     stores = report.as_dict()

@@ -34,6 +34,7 @@ ACCESS_SECTIONS = (
     "recommendations",
     "processing",
     "requests",
+    "ad_profile",
 )
 
 
@@ -135,6 +136,8 @@ def _export(sections: dict, policy: Policy, request: dict, logical_date: date) -
         "interest_profile": sections.pop("interests"),
         "recommendations": sections.pop("recommendations"),
         "processing": processing[0] if processing else None,
+        # Per own cookie: may it be profiled for advertising (why not), its segments and why.
+        "ad_profile": sections.pop("ad_profile"),
         "requests": sections.pop("requests"),
         "policy": _policy_summary(policy),
     }

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from kalido import quality, raw_browsing
 from kalido.config import Settings
 from kalido.db import attach, bound_statements, connect, run_sql
-from kalido.pipelines import runs
+from kalido.pipelines import ads, runs
 from kalido.pipelines.ingest import SOURCES
 from kalido.policy import Policy
 from kalido.shards import attach_work
@@ -156,6 +156,7 @@ def _parameters(policy: Policy, settings: quality.QualitySettings, logical_date:
         "volume_max_ratio": settings.volume_factor,
         "max_recent_views_per_user": policy.profiling.max_recent_views_per_user,
         "recommendations_per_user": policy.profiling.recommendations_per_user,
+        "segment_min_size": policy.ad_profiling.segment_min_size,
     }
 
 
@@ -174,6 +175,8 @@ def _batches(
     with connect(spill_dir=layout.spill) as con:
         attach(con, layout.raw_db, "raw")
         attach_work(con, layout)
+        # Advertising suites: cookies re-derived from staging, and the ad export's rows.
+        ads.open_checks(con, settings, policy, logical_date)
         files = run_sql(
             con, "validate/batch_files", {"run_id": run_id, "logical_date": logical_date}
         )
@@ -198,7 +201,8 @@ def _batches(
                 batches[name] = _sample_sql(con, f"validate/warehouse_{table}", max_rows)
             elif layer == "exports":
                 # The same statement publish runs, so the rows checked are the rows shipped.
-                run_sql(con, "publish/email_feed", {"key_version": settings.key_version})
+                if table == "email_recommendations":
+                    run_sql(con, "publish/email_feed", {"key_version": settings.key_version})
                 batches[name] = _sample_sql(
                     con,
                     f"validate/exports_{table}",

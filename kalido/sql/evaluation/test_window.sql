@@ -1,5 +1,6 @@
--- What eligible users did in [$split, $end) (from the test run's gated tables, attached as te),
--- coded with the training run's users and products (temp tables rec_users, rec_items).
+-- What eligible users did in [$split, $end) on products new to them (none of their history
+-- before the split: the email is for discovery), from the test run's gated tables (attached as
+-- te), coded with the training run's users and products (temp tables rec_users, rec_items).
 create or replace temp table eval_truth as
 with behaviour as (
     select user_pid, product_id
@@ -10,13 +11,17 @@ with behaviour as (
     union
     select user_pid, product_id
     from te.gated_orders
-    where status <> 'cancelled' and ordered_at >= $split and ordered_at < $end
+    where
+        status not in (select unnest($ignored_statuses))
+        and ordered_at >= $split and ordered_at < $end
 )
 select distinct u.user_code, i.item
 from behaviour as b
 inner join rec_users as u on u.user_pid = b.user_pid
 inner join rec_items as i on i.product_id = b.product_id
-where u.user_code in (select distinct user_code from rec_history)
+where
+    u.user_code in (select distinct user_code from rec_history)
+    and (u.user_code, i.item) not in (select (user_code, item) from rec_history)
 order by u.user_code, i.item;
 
 -- Next product viewed in the same session (consecutive repeats of one product collapsed).

@@ -1,17 +1,18 @@
 -- Time-decayed affinity to one product attribute (category or brand, named by the caller) from the
--- retained views, add-to-carts and orders; products without that attribute do not count.
+-- retained views, add-to-carts and orders, weighted as the recommender weighs them (policy);
+-- products without that attribute do not count.
 create or replace table {table} as
 with signals as (
-    select user_pid, product_id, viewed_at as at, 1.0 as weight
+    select user_pid, product_id, viewed_at as at, $view_weight as weight
     from feat_views_recent
     union all
-    select user_pid, product_id, event_time, 3.0
+    select user_pid, product_id, event_time, $cart_weight
     from gated_events
     where event_type = 'add_to_cart'
     union all
-    select user_pid, product_id, ordered_at, 5.0 * quantity
+    select user_pid, product_id, ordered_at, $order_weight * quantity
     from gated_orders
-    where status not in ('cancelled', 'returned')
+    where status not in (select unnest($ignored_statuses))
 ),
 decayed as (
     select

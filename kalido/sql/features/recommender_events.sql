@@ -14,7 +14,7 @@ with behaviour as (
     union all
     select user_pid, product_id, ordered_at, 2, 'o' || order_pid, lpad(line_no::varchar, 9, '0')
     from gated_orders
-    where status <> 'cancelled'
+    where status not in (select unnest($ignored_statuses))
 ),
 coded as (
     select

@@ -10,7 +10,7 @@ with signals as (
     union all
     select user_pid, product_id, ordered_at, 2
     from gated_orders
-    where status <> 'cancelled'
+    where status not in (select unnest($ignored_statuses))
 )
 select
     u.user_code,

@@ -34,11 +34,11 @@ from stg_requests
 where customer_pid >= $shard_from and customer_pid < $shard_to
 group by customer_pid;
 
--- Each (cookie, customer) of the browsing once, with its last event: the cookie links and the
--- last visits read these rows, not every event (all of one cookie's events as one customer, or
--- logged out, make one row).
+-- Each (cookie, customer) of the browsing once, with its first and last event: the cookie links
+-- and the visits read these rows, not every event (all of one cookie's events as one customer,
+-- or logged out, make one row).
 create or replace temp table gate_browsing_pairs as
-select cookie_pid, customer_pid, max(event_time) as last_at
+select cookie_pid, customer_pid, min(event_time) as first_at, max(event_time) as last_at
 from stg_browsing
 group by cookie_pid, customer_pid;
 
@@ -65,11 +65,11 @@ left join gate_cookie_links as l on l.cookie_pid = b.cookie_pid;
 
 create or replace temp table gate_last_visits as
 with attributed as (
-    select coalesce(p.customer_pid, l.customer_pid) as user_pid, p.last_at
+    select coalesce(p.customer_pid, l.customer_pid) as user_pid, p.first_at, p.last_at
     from gate_browsing_pairs as p
     left join gate_cookie_links as l on l.cookie_pid = p.cookie_pid
 )
-select user_pid, max(last_at) as last_visit_at
+select user_pid, min(first_at) as first_visit_at, max(last_at) as last_visit_at
 from attributed
 where user_pid >= $shard_from and user_pid < $shard_to
 group by user_pid;
@@ -81,13 +81,18 @@ with consent as (
         bool_or(purpose = $profiling_purpose and status = 'granted') as profiling_granted,
         count(*) filter (
             where purpose in (select unnest($feed_purposes)) and status = 'granted'
-        ) = len($feed_purposes) as feed_granted
+        ) = len($feed_purposes) as feed_granted,
+        -- A withdrawal (latest choice) tells the people table's "withdrawn" from "no_consent".
+        bool_or(purpose = $profiling_purpose and status = 'withdrawn') as profiling_withdrawn,
+        bool_or(purpose in (select unnest($feed_purposes)) and status = 'withdrawn')
+            as feed_withdrawn
     from gate_consent_state
     where subject_type = 'customer'
     group by subject_pid
 ),
 purchases as (
-    select customer_pid as user_pid, max(ordered_at) as last_order_at
+    select customer_pid as user_pid, min(ordered_at) as first_order_at,
+        max(ordered_at) as last_order_at
     from stg_orders
     where customer_pid >= $shard_from and customer_pid < $shard_to
     group by customer_pid
@@ -103,6 +108,10 @@ flags as (
         coalesce(r.restricted, false) as restricted,
         coalesce(r.objected_profiling, false) as objected_profiling,
         coalesce(r.objected_feed, false) as objected_feed,
+        coalesce(consent.profiling_withdrawn, false) as profiling_withdrawn,
+        coalesce(consent.feed_withdrawn, false) as feed_withdrawn,
+        -- least and greatest skip nulls: the earliest and latest activity still held.
+        least(a.first_visit_at, c.last_login_at, p.first_order_at) as first_activity_at,
         greatest(a.last_visit_at, c.last_login_at, p.last_order_at) as last_activity_at
     from stg_customers as c
     left join consent on consent.user_pid = c.user_pid
@@ -121,6 +130,25 @@ alter table gate_customers add column may_email boolean;
 
 update gate_customers set may_email = may_profile and feed_granted and not objected_feed
     and coalesce(last_activity_at >= $cutoff - to_years($active_within_years), false);
+
+-- One cause per person left out, the strongest first: why they may not be profiled, else why
+-- they may not be mailed (null: may be mailed). The people table and the feed's removals
+-- (reason classes) both read it, so the two never disagree.
+alter table gate_customers add column exclusion_cause varchar;
+
+update gate_customers set exclusion_cause = case
+    when erased then 'erased'
+    when is_minor then 'minor'
+    when closed then 'closed'
+    when restricted then 'restricted'
+    when objected_profiling then 'objected'
+    when not profiling_granted and profiling_withdrawn then 'withdrawn'
+    when not profiling_granted then 'no_consent'
+    when objected_feed then 'objected'
+    when not feed_granted and feed_withdrawn then 'withdrawn'
+    when not feed_granted then 'no_consent'
+    when not may_email then 'inactive'
+end;
 
 -- Cookies that withdrew personalisation on the banner: their events are never used. A cookie
 -- sits in its own pseudonym's shard, not necessarily its user's, hence the check against all.

@@ -48,3 +48,13 @@ create table if not exists ingest_ledger (
 alter table ingest_ledger add column if not exists dropped_columns varchar;
 -- The path as the warehouse and logs may show it (personal-data patterns in a name withheld).
 alter table ingest_ledger add column if not exists shown_path varchar;
+-- Data-subject requests and what was done about them (filled by purge, read by pseudonymise):
+-- the request id stays here; everything outside restricted/ names a request by request_pid.
+create table if not exists request_log (
+    request_id varchar primary key, type varchar not null, purpose varchar,
+    customer_pid varchar, key_version integer, received_at timestamp not null,
+    due_on date not null, completed_on date, status varchar not null,
+    rows_affected json, note varchar, run_id varchar not null
+);
+-- The request's keyed pseudonym (suppression.request_pseudonym): what leaves restricted/.
+alter table request_log add column if not exists request_pid varchar;

@@ -3,15 +3,6 @@ create table if not exists suppression_list (
     domain varchar not null, tag varchar not null, since date not null,
     primary key (domain, tag)
 );
--- Data-subject requests and what was done about them: no personal data (pseudonym, dates, counts).
-create table if not exists request_log (
-    request_id varchar primary key, type varchar not null, purpose varchar,
-    customer_pid varchar, key_version integer, received_at timestamp not null,
-    due_on date not null, completed_on date, status varchar not null,
-    rows_affected json, note varchar, run_id varchar not null
-);
--- The request's keyed pseudonym (suppression.request_pseudonym): what leaves restricted/.
-alter table request_log add column if not exists request_pid varchar;
 -- A landing file rewritten by an erasure keeps its file_id (the lineage of its raw rows); its new
 -- sha256 goes in the ledger so that ingest-once still knows it.
 alter table ingest_ledger add column if not exists rows_erased bigint default 0;

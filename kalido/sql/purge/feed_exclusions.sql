@@ -1,8 +1,12 @@
 -- Customers whose rows go from feeds already written: erased or expired (targets), restricted,
 -- objecting to a feed purpose or to everything, or whose latest choice on a feed purpose is a
--- withdrawal. Their spellings as delivered, lower-cased.
+-- withdrawal. Their spellings as delivered, lower-cased, each with the reason class the feed's
+-- removals.csv gives (email_feed.REASON_CLASSES; the strongest when several apply).
 with customer_requests as (
-    select p.pid
+    select
+        p.pid,
+        case r.type when 'erasure' then 'erased' when 'objection' then 'objected' else 'other' end
+            as reason
     from raw_requests as r
     inner join customer_pids as p on p.raw_id = r.customer_id
     where
@@ -25,11 +29,20 @@ latest_choice as (
     ) = 1
 ),
 excluded as (
-    select pid from customer_requests
-    union select pid from latest_choice where status = 'withdrawn'
-    union select pid from target_customers
+    select pid, reason from customer_requests
+    union all
+    select pid, 'consent_withdrawn' from latest_choice where status = 'withdrawn'
+    union all
+    select pid, case when reason = 'expired' then 'inactive' else 'erased' end
+    from target_customers
 )
-select distinct lower(trim(c.raw_id)) as needle
+select
+    lower(trim(c.raw_id)) as needle,
+    arg_min(
+        e.reason,
+        list_position(['erased', 'objected', 'consent_withdrawn', 'inactive', 'other'], e.reason)
+    ) as reason
 from customer_pids as c
 inner join excluded as e on e.pid = c.pid
+group by needle
 order by needle;

@@ -101,3 +101,56 @@ select customer_pid as pid, request_id, type, purpose, received_at, due_on, comp
 from raw.request_log
 where customer_pid in (select customer_pid from access_open)
 order by pid, received_at, request_id;
+
+-- Advertising (issue 27): each of the customer's own cookies that made an ad_profiling choice,
+-- whether it may be profiled and, if not, why; when it is, its profile (ad pseudonym, age band
+-- and gender if any, top interests, grant and expiry) and each segment it is in with the rule
+-- and the profile's values that met it.
+create or replace temp table access_ad_profile as
+with cookies as (
+    select c.pid, c.cookie_id, p.pid as cookie_pid
+    from access_cookies as c
+    inner join raw.id_pseudonyms as p
+        on p.raw_id = c.cookie_id and p.domain = 'cookie' and p.key_version = $key_version
+),
+segments as (
+    select
+        m.cookie_pid,
+        list(
+            struct_pack(segment_id := m.segment_id, name := s.name, rule := s.rule, why := m.reason)
+            order by m.segment_id
+        ) as segments
+    from work.feat_ad_memberships as m
+    inner join work.feat_ad_segments as s on s.segment_id = m.segment_id
+    where m.cookie_pid in (select cookie_pid from cookies)
+    group by m.cookie_pid
+)
+
+select
+    k.pid,
+    k.cookie_id,
+    g.may_profile,
+    list_filter(
+        [
+            case when not g.granted then 'ad_profiling is not granted on this cookie' end,
+            case when g.expired then 'its first ad_profiling grant is past the policy period' end,
+            case when g.minor then 'a minor was logged in on this cookie' end,
+            case when g.objected then 'an objection to ad profiling' end,
+            case when g.restricted then 'a restriction of processing' end,
+            case when g.erased then 'an erasure request' end,
+            case when g.withdrew_in_account then 'ad_profiling withdrawn in the account' end
+        ],
+        reason -> reason is not null
+    ) as not_profiled_because,
+    g.granted_on,
+    g.expires_on,
+    p.ad_pid,
+    p.age_band,
+    p.gender,
+    p.interests,
+    coalesce(s.segments, []) as segments
+from cookies as k
+inner join work.gate_ad_cookies as g on g.cookie_pid = k.cookie_pid
+left join work.feat_ad_profiles as p on p.cookie_pid = k.cookie_pid
+left join segments as s on s.cookie_pid = k.cookie_pid
+order by k.pid, k.cookie_id;
