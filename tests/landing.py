@@ -168,6 +168,33 @@ class Landing:
         return row
 
     @staticmethod
+    def request(request_id, customer_id, kind, at="2026-11-24T08:00:00Z", purpose=None) -> dict:
+        return {
+            "request_id": request_id,
+            "customer_id": customer_id,
+            "type": kind,
+            "purpose": purpose,
+            "received_at": at,
+        }
+
+    @staticmethod
+    def order(**overrides) -> dict:
+        """One placed order line of C1 (every field text, as in a CSV)."""
+        row = {
+            "order_id": "O1",
+            "line_no": "1",
+            "customer_id": "C1",
+            "ordered_at": "2026-11-24T10:00:00Z",
+            "product_id": "P001",
+            "quantity": "1",
+            "unit_price": "9.90",
+            "currency": "EUR",
+            "channel": "web",
+            "status": "placed",
+        }
+        return row | overrides
+
+    @staticmethod
     def product(product_id, category="Maison > Cuisine > Cafetières", in_stock=True, price="19.90"):
         return {
             "product_id": product_id,

@@ -76,16 +76,6 @@ def ad_pid(cookie: str) -> str:
     return ad_pseudonyms(ad_key(KEY.encode()), [cookie_pid(cookie)])[0]
 
 
-def request(request_id, customer_id, kind, purpose=None, at="2026-11-24T08:00:00Z") -> dict:
-    return {
-        "request_id": request_id,
-        "customer_id": customer_id,
-        "type": kind,
-        "purpose": purpose,
-        "received_at": at,
-    }
-
-
 def build_zone(landing: Landing) -> None:
     customers = sorted({c for c in COOKIES.values() if c})
     birth = {"C_MINOR": MINOR, "C_YOUNG": YOUNG}
@@ -126,12 +116,12 @@ def build_zone(landing: Landing) -> None:
         "requests",
         D,
         [
-            request("R-OBJ", "C_OBJ", "objection", "ad_profiling"),
-            request("R-OBJ-EMAIL", "C_OBJ_EMAIL", "objection", "email_marketing"),
-            request("R-RESTR", "C_RESTR", "restriction"),
-            request("R-ERASE", "C_ERASED", "erasure"),
-            request("R-ACC", "C_ADULT", "access"),
-            request("R-ACC-OBJ", "C_OBJ", "access"),
+            Landing.request("R-OBJ", "C_OBJ", "objection", purpose="ad_profiling"),
+            Landing.request("R-OBJ-EMAIL", "C_OBJ_EMAIL", "objection", purpose="email_marketing"),
+            Landing.request("R-RESTR", "C_RESTR", "restriction"),
+            Landing.request("R-ERASE", "C_ERASED", "erasure"),
+            Landing.request("R-ACC", "C_ADULT", "access"),
+            Landing.request("R-ACC-OBJ", "C_OBJ", "access"),
         ],
     )
     events = []
@@ -163,9 +153,9 @@ def deliver_next_night(landing: Landing) -> None:
         "requests",
         NEXT,
         [
-            request("R-LOBJ", "C_LOBJ", "objection", "ad_profiling", at),
-            request("R-LRESTR", "C_LRESTR", "restriction", None, at),
-            request("R-LERASE", "C_LERASE", "erasure", None, at),
+            Landing.request("R-LOBJ", "C_LOBJ", "objection", at, "ad_profiling"),
+            Landing.request("R-LRESTR", "C_LRESTR", "restriction", at),
+            Landing.request("R-LERASE", "C_LERASE", "erasure", at),
         ],
     )
     correction = Landing.customer("C_LMINOR", MINOR, updated_at="2026-11-25T08:00:00Z")

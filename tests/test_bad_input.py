@@ -50,22 +50,6 @@ def reasons(home, source: str) -> list[str]:
     ]
 
 
-def order(**overrides) -> dict:
-    row = {
-        "order_id": "O1",
-        "line_no": "1",
-        "customer_id": "C1",
-        "ordered_at": "2026-11-24T10:00:00Z",
-        "product_id": "P001",
-        "quantity": "1",
-        "unit_price": "9.90",
-        "currency": "EUR",
-        "channel": "web",
-        "status": "placed",
-    }
-    return row | overrides
-
-
 # --- time ---------------------------------------------------------------------------------------
 
 
@@ -115,28 +99,18 @@ def test_timestamps_outside_the_plausible_window_are_quarantined_never_loaded(ho
 # --- requests -----------------------------------------------------------------------------------
 
 
-def request(request_id, customer_id, kind, at="2026-11-24T08:00:00Z", purpose=None) -> dict:
-    return {
-        "request_id": request_id,
-        "customer_id": customer_id,
-        "type": kind,
-        "purpose": purpose,
-        "received_at": at,
-    }
-
-
 def test_a_reused_request_id_is_quarantined_and_the_first_request_kept(home, landing):
-    erasure = request("R-1", "C_GONE", "erasure", "2026-11-23T08:00:00Z")
+    erasure = Landing.request("R-1", "C_GONE", "erasure", "2026-11-23T08:00:00Z")
     landing.jsonl("requests", D - timedelta(days=1), [erasure])
     run_ingest("r1", D - timedelta(days=1))
     landing.jsonl(
         "requests",
         D,
         [
-            request("R-1", "C_OTHER", "access"),  # the id again, another request
+            Landing.request("R-1", "C_OTHER", "access"),  # the id again, another request
             erasure,  # the same request again: a duplicate, not a conflict
-            request("R-2", "C_X", "access"),
-            request("R-2", "C_X", "portability"),  # reused within one file
+            Landing.request("R-2", "C_X", "access"),
+            Landing.request("R-2", "C_X", "portability"),  # reused within one file
         ],
     )
     totals = run_ingest("r2")
@@ -178,7 +152,9 @@ def test_personal_data_in_free_text_is_quarantined_before_it_leaves_restricted(h
             Landing.consent("C1", "ad_profiling"),
         ],
     )
-    landing.csv("orders", D, ORDER_COLUMNS, [order(product_id=email), order(order_id="O2")])
+    landing.csv(
+        "orders", D, ORDER_COLUMNS, [Landing.order(product_id=email), Landing.order(order_id="O2")]
+    )
     products = catalogue(3)
     products[0]["title"] = f"Contact {email}"
     products[1]["url"] = "https://www.kalido.fr/p/P001?phone=+33 6 12 34 56 78"
@@ -268,8 +244,8 @@ def test_a_symbolic_link_in_the_landing_zone_is_refused_never_followed(home, lan
 def test_columns_outside_the_contract_are_dropped_and_named_after_the_card_scan(home, landing):
     columns = [*ORDER_COLUMNS, "loyalty_tier", "note"]
     rows = [
-        order() | {"loyalty_tier": "gold", "note": ""},
-        order(order_id="O2") | {"loyalty_tier": "gold", "note": "paid 4970 1012 3456 7893"},
+        Landing.order() | {"loyalty_tier": "gold", "note": ""},
+        Landing.order(order_id="O2") | {"loyalty_tier": "gold", "note": "paid 4970 1012 3456 7893"},
     ]
     landing.csv("orders", D, columns, rows, name="drift.csv")
     extra = landing.event("ck1", None, "P001", AT) | {"campaign": "noel"}
@@ -289,9 +265,9 @@ def test_columns_outside_the_contract_are_dropped_and_named_after_the_card_scan(
 
 def test_a_file_missing_a_required_column_is_quarantined_whole(home, landing):
     columns = [c for c in ORDER_COLUMNS if c != "quantity"]
-    landing.csv("orders", D, columns, [order()], name="no_quantity.csv")
+    landing.csv("orders", D, columns, [Landing.order()], name="no_quantity.csv")
     optional = [c for c in ORDER_COLUMNS if c != "channel"]
-    landing.csv("orders", D, optional, [order(order_id="O2")], name="no_channel.csv")
+    landing.csv("orders", D, optional, [Landing.order(order_id="O2")], name="no_channel.csv")
     run_ingest()
     files = ledger(home)
     assert files["no_quantity.csv"][:2] == ("quarantined", 0)
@@ -309,7 +285,7 @@ def test_an_empty_jsonl_file_is_zero_rows_not_a_failure(home, landing):
 
 def test_a_csv_mixing_lf_and_crlf_line_endings_loads(home, landing):
     header = ",".join(ORDER_COLUMNS)
-    lines = [",".join(order(order_id=f"O{i}").values()) for i in range(4)]
+    lines = [",".join(Landing.order(order_id=f"O{i}").values()) for i in range(4)]
     text = f"{header}\r\n{lines[0]}\n{lines[1]}\r\n{lines[2]}\n{lines[3]}\r\n"
     landing.path("orders", D, "mixed.csv").write_bytes(text.encode())
     assert run_ingest()["rows_loaded"] == 4
@@ -318,7 +294,7 @@ def test_a_csv_mixing_lf_and_crlf_line_endings_loads(home, landing):
 
 def test_an_unterminated_quote_quarantines_only_its_own_line(home, landing):
     header = ",".join(ORDER_COLUMNS)
-    lines = [",".join(order(order_id=f"O{i}").values()) for i in range(32)]
+    lines = [",".join(Landing.order(order_id=f"O{i}").values()) for i in range(32)]
     lines[1] = lines[1].replace("web", '"web')
     landing.path("orders", D, "quote.csv").write_text(header + "\n" + "\n".join(lines) + "\n")
     totals = run_ingest()
@@ -327,7 +303,9 @@ def test_an_unterminated_quote_quarantines_only_its_own_line(home, landing):
 
 
 def test_a_fractional_quantity_is_quarantined_not_rounded(home, landing):
-    landing.csv("orders", D, ORDER_COLUMNS, [order(quantity="1.5"), order(order_id="O2")])
+    landing.csv(
+        "orders", D, ORDER_COLUMNS, [Landing.order(quantity="1.5"), Landing.order(order_id="O2")]
+    )
     assert run_ingest()["rows_loaded"] == 1
     assert reasons(home, "orders") == ["quantity is not a positive integer"]
 
@@ -359,15 +337,15 @@ def test_hostile_requests_never_drop_an_erasure_share_an_export_or_leak_an_id(ho
             for k in range(4)
         ],
     )
-    landing.jsonl("requests", D - timedelta(days=1), [request("E-1", "C_GONE", "erasure")])
+    landing.jsonl("requests", D - timedelta(days=1), [Landing.request("E-1", "C_GONE", "erasure")])
     landing.jsonl(
         "requests",
         D,
         [
-            request("E-1", "C_OTHER", "access"),
-            request("ACC/1", "C_A", "access"),
-            request("ACC_1", "C_B", "access"),
-            request(long_id, "C_LONG", "access"),
+            Landing.request("E-1", "C_OTHER", "access"),
+            Landing.request("ACC/1", "C_A", "access"),
+            Landing.request("ACC_1", "C_B", "access"),
+            Landing.request(long_id, "C_LONG", "access"),
         ],
     )
     run_nightly(D - timedelta(days=1))

@@ -48,16 +48,6 @@ def request_names(home, request_ids) -> dict[str, str]:
     return {request_pseudonym(secret, r): r for r in request_ids}
 
 
-def request(request_id, customer_id, kind, at, purpose=None) -> dict:
-    return {
-        "request_id": request_id,
-        "customer_id": customer_id,
-        "type": kind,
-        "purpose": purpose,
-        "received_at": at,
-    }
-
-
 def build_zone(landing: Landing) -> None:
     """C_GONE erases on D; C_OBJ objects to email, C_RESTR restricts, C_ACC asks for access."""
     ids = ["C_KEEP", "C_GONE", "C_OBJ", "C_RESTR", "C_ACC", *CROWD]
@@ -100,10 +90,12 @@ def build_zone(landing: Landing) -> None:
         "requests",
         D,
         [
-            request("R-ERASE", "C_GONE", "erasure", "2026-11-24T08:00:00Z"),
-            request("R-OBJ", "C_OBJ", "objection", "2026-11-24T08:00:00Z", "email_marketing"),
-            request("R-RESTR", "C_RESTR", "restriction", "2026-11-24T08:00:00Z"),
-            request("R-ACC", "C_ACC", "access", "2026-11-24T08:00:00Z"),
+            Landing.request("R-ERASE", "C_GONE", "erasure", "2026-11-24T08:00:00Z"),
+            Landing.request(
+                "R-OBJ", "C_OBJ", "objection", "2026-11-24T08:00:00Z", "email_marketing"
+            ),
+            Landing.request("R-RESTR", "C_RESTR", "restriction", "2026-11-24T08:00:00Z"),
+            Landing.request("R-ACC", "C_ACC", "access", "2026-11-24T08:00:00Z"),
         ],
     )
 
@@ -371,8 +363,8 @@ def test_late_or_overdue_requests_fail_the_run_after_publishing(zone, landing):
         [
             # The CRM row of 2026-11-01 already holds the correction, but the request is due
             # 2026-11-15: answered late on D. The second waits for its CRM correction.
-            request("R-LATE", "C_KEEP", "rectification", "2026-10-15T08:00:00Z"),
-            request("R-OPEN", "C_ACC", "rectification", "2026-11-10T08:00:00Z"),
+            Landing.request("R-LATE", "C_KEEP", "rectification", "2026-10-15T08:00:00Z"),
+            Landing.request("R-OPEN", "C_ACC", "rectification", "2026-11-10T08:00:00Z"),
         ],
         name="rectifications.jsonl",
     )

@@ -105,6 +105,20 @@ def order_filter(policy: Policy) -> dict:
     return {"ignored_statuses": list(policy.profiling.ignored_order_statuses)}
 
 
+def interest_params(policy: Policy, cutoff) -> dict:
+    """What features/interests.sql reads: the recommender's event weights, one half-life and the
+    order filter, so personalisation and advertising interests weigh events alike."""
+    tuning = policy.profiling.recommender
+    return {
+        "cutoff": cutoff,
+        "half_life_days": policy.profiling.interest_half_life_days,
+        "view_weight": tuning.view_weight,
+        "cart_weight": tuning.cart_weight,
+        "order_weight": tuning.order_weight,
+        **order_filter(policy),
+    }
+
+
 def _history(
     con: duckdb.DuckDBPyConnection, n_items: int, cutoff, policy: Policy
 ) -> recommender.Interactions:
@@ -118,17 +132,10 @@ def build_features(
     settings: Settings, policy: Policy, logical_date: date, run_id: str, shard: Shard = ONE_SHARD
 ) -> dict:
     """The per-user feat_ tables of one shard (views window, interests); returns row counts."""
-    profiling = policy.profiling
-    tuning = profiling.recommender
+    cutoff = day_end_utc(logical_date, policy.business_timezone)
     params = {
-        "cutoff": day_end_utc(logical_date, policy.business_timezone),
-        "max_views": profiling.max_recent_views_per_user,
-        "half_life_days": profiling.interest_half_life_days,
-        # The recommender's event weights: one set for interests and recommendations.
-        "view_weight": tuning.view_weight,
-        "cart_weight": tuning.cart_weight,
-        "order_weight": tuning.order_weight,
-        **order_filter(policy),
+        **interest_params(policy, cutoff),
+        "max_views": policy.profiling.max_recent_views_per_user,
     }
     with open_shard(settings.layout, shard, policy.business_timezone) as con:
         for feature in SQL_BEFORE:

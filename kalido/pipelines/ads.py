@@ -30,7 +30,7 @@ from kalido.ad_segments import as_table
 from kalido.config import Settings
 from kalido.db import IDENTIFIER, connect, run_sql
 from kalido.email_feed import MANIFEST, complete_feeds, refresh_latest
-from kalido.features import order_filter
+from kalido.features import interest_params
 from kalido.pipelines import runs
 from kalido.pipelines.pseudonymise import open_staged_browsing
 from kalido.policy import Period, Policy
@@ -53,20 +53,6 @@ def lifetime(policy: Policy) -> Period:
     """How long after its first ad_profiling grant a cookie may be profiled."""
     store, clock = LIFETIME_RULE
     return policy.store(store).period(clock)
-
-
-def _interest_params(policy: Policy, cutoff: datetime) -> dict:
-    """What features/interests.sql reads, as build_features gives it: one set of event weights
-    and one half-life for personalisation and advertising interests."""
-    tuning = policy.profiling.recommender
-    return {
-        "cutoff": cutoff,
-        "half_life_days": policy.profiling.interest_half_life_days,
-        "view_weight": tuning.view_weight,
-        "cart_weight": tuning.cart_weight,
-        "order_weight": tuning.order_weight,
-        **order_filter(policy),
-    }
 
 
 def ads(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
@@ -101,7 +87,7 @@ def ads(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> 
         run_sql(
             con,
             "features/interests",
-            _interest_params(policy, cutoff),
+            interest_params(policy, cutoff),
             identifiers={"table": "feat_ad_interests", "dimension": "category_path"},
         )
         con.execute(f"use {work}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ import duckdb
 
 from kalido import raw_browsing
 from kalido.config import ConfigError, Layout, RunInProgress, default_home, policy_path
-from kalido.db import attach, connect, run_sql, sql_text
+from kalido.db import attach, connect, run_sql, sql_text, write_text_whole
 from kalido.email_feed import MANIFEST
 from kalido.pipelines import runs
 from kalido.policy import DEFAULT_POLICY_PATH, UNTIMED_CLOCKS, Policy, load_policy
@@ -87,20 +86,10 @@ def write_report(start: date, end: date, out: Path | None = None) -> dict:
     document = {"generated_at": runs.now_utc(), **facts}
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    _write_whole(out / "report.json", text)
-    _write_whole(out / "report.html", report_html.render(document))
+    write_text_whole(out / "report.json", text)
+    write_text_whole(out / "report.html", report_html.render(document))
     log.info("DPO report for %s..%s in %s", start, end, out)
     return {"out": str(out), "files": list(FILES), "findings": facts["findings"]}
-
-
-def _write_whole(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def build_report(

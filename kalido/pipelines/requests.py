@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections import defaultdict
 from datetime import date
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from kalido import raw_browsing
 from kalido.config import Settings
-from kalido.db import attach, connect, run_sql
+from kalido.db import attach, connect, run_sql, write_text_whole
 from kalido.policy import Policy
 from kalido.shards import attach_work
 
@@ -175,9 +174,7 @@ def answer_access_requests(
                 )
                 log.error("access request %s: export name taken", request["request_pid"])
                 continue
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
-            os.replace(tmp, path)
+            write_text_whole(path, json.dumps(document, indent=2, default=str))
             con.execute(
                 "update raw.request_log set status = 'completed', completed_on = $d, run_id = $r,"
                 " rows_affected = $rows where request_id = $q",

@@ -3,7 +3,6 @@ run lock: one run at a time on a KALIDO_HOME."""
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import logging
@@ -15,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from kalido.config import Layout, RunInProgress
+from kalido.db import write_text_whole
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +30,6 @@ def file_stem(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]", "_", run_id)
 
 
-def _write_whole(path: Path, text: str) -> None:
-    """Write beside, then rename: a failed write (a full disk) leaves no partial or empty file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
-
-
 def keep_traceback(layout: Layout, stem: str, exc: BaseException) -> Path | None:
     """The full traceback in restricted/logs/<stem>.traceback.txt: it can quote data, so it
     goes to the restricted zone only. None when it cannot be written (a full disk): recording
@@ -50,7 +38,7 @@ def keep_traceback(layout: Layout, stem: str, exc: BaseException) -> Path | None
     path = trace_dir / f"{file_stem(stem)}.traceback.txt"
     try:
         trace_dir.mkdir(parents=True, exist_ok=True)
-        _write_whole(path, "".join(traceback.format_exception(exc)))
+        write_text_whole(path, "".join(traceback.format_exception(exc)))
     except OSError as err:
         log.warning("the traceback could not be kept (%s)", type(err).__name__)
         return None
@@ -73,7 +61,7 @@ def read_run(layout: Layout, run_id: str) -> dict:
 def write_run(layout: Layout, record: dict) -> None:
     path = _path(layout, record["run_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_whole(path, json.dumps(record, indent=2, sort_keys=True, default=str))
+    write_text_whole(path, json.dumps(record, indent=2, sort_keys=True, default=str))
 
 
 def _new_record(run_id: str, logical_date: date) -> dict:
