@@ -4,9 +4,10 @@
 An example of a DAG downstream of kalido_nightly: scheduled on the Asset `kalido_email_feed`
 (`kalido://exports/email_recommendations`, relative to KALIDO_HOME), which the nightly `publish`
 task updates, it runs once a new feed is out and checks it as the email platform would (see
-`docs/feed.md`): the date `LATEST` names, then the size and sha256 of `recommendations.csv` and
-`removals.csv` against `manifest.json`. Put the hand-off to the email platform after it (an
-upload, an API call); the Asset `kalido_warehouse` serves analysts' DAGs the same way.
+`docs/feed.md`): the date `LATEST` names, then the size and sha256 of `recommendations.csv`,
+`recipients.csv` and `removals.csv` against `manifest.json`. Put the hand-off to the email
+platform after it (an upload, an API call); the Asset `kalido_warehouse` serves analysts' DAGs the
+same way.
 
 Wiring only: one call to `kalido.email_feed.verify_latest`. It reads the exports and writes
 nothing, so it needs neither the run lock nor the `kalido` pool.

@@ -17,10 +17,14 @@ from kalido.db import replace_atomically
 MANIFEST = "manifest.json"
 FEED_FILE = "recommendations.csv"
 REMOVALS_FILE = "removals.csv"
-# 2: file, bytes, encoding, column types, revision, removals.csv and the recipient_pid column.
-SCHEMA_VERSION = 2
+RECIPIENTS_FILE = "recipients.csv"
+# 2: file, bytes, encoding, column types, revision, removals.csv (and, in the feeds written before
+# recipients.csv, a recipient_pid column after the contract's). 3: recipients.csv beside the CSV,
+# described under RECIPIENTS_KEY; recommendations.csv holds exactly the contract's columns.
+SCHEMA_VERSION = 3
+LEGACY_SCHEMA_VERSION = 2
 ENCODING = "utf-8"
-# The contract's columns, then recipient_pid: the keyed pseudonym removals.csv names people by.
+# The contract's columns (CONTRACT.md, "Email feed"), in its order, and nothing else.
 FEED_COLUMNS = {
     "customer_id": "string",
     "rank": "integer",
@@ -28,8 +32,11 @@ FEED_COLUMNS = {
     "product_title": "string",
     "product_url": "string",
     "score": "double",
-    "recipient_pid": "string",
 }
+# recipients.csv: each recipient of the feed once, with the keyed pseudonym removals.csv names
+# people by. A feed written before it (schema 2) carried this column last in its CSV.
+RECIPIENT_COLUMNS = {"customer_id": "string", "recipient_pid": "string"}
+RECIPIENTS_KEY = "recipient_pids"  # the manifest's description of recipients.csv
 REMOVAL_COLUMNS = {"recipient_pid": "string", "reason": "string", "last_feed_date": "date"}
 # What removals.csv says of why someone may no longer be mailed: a class, never the details.
 REASON_CLASSES = ("consent_withdrawn", "erased", "objected", "inactive", "other")
@@ -94,6 +101,8 @@ def next_revision(final: Path, manifest: dict) -> int:
     same = (
         old.get("sha256") == manifest["sha256"]
         and (old.get("removals") or {}).get("sha256") == manifest["removals"]["sha256"]
+        and (old.get(RECIPIENTS_KEY) or {}).get("sha256")
+        == (manifest.get(RECIPIENTS_KEY) or {}).get("sha256")
     )
     return revision_of(final) + (0 if same else 1)
 
@@ -117,20 +126,38 @@ def _describe(path: Path, columns: dict[str, str]) -> dict:
 
 
 def manifest_for(
-    feed_dir: Path, fields: dict, revision: int, removals: int, columns: list[str] | None = None
+    feed_dir: Path,
+    fields: dict,
+    revision: int,
+    removals: int,
+    columns: list[str] | None = None,
+    recipients: int | None = None,
 ) -> dict:
     """The manifest of the files in `feed_dir`: the caller's fields (logical_date, generated_at,
     run_id, rows, recipients), then what describes the files (names, bytes, types, sha256).
-    `columns`: the CSV's header when it is not today's (a feed written before recipient_pid)."""
-    types = {name: FEED_COLUMNS.get(name, "string") for name in columns or FEED_COLUMNS}
-    feed = _describe(feed_dir / FEED_FILE, types)
-    return {
-        "schema_version": SCHEMA_VERSION,
+    `columns`: the CSV's header when it is not today's (a feed written before recipients.csv,
+    with recipient_pid last, or before recipient pseudonyms). `recipients`: the rows of
+    recipients.csv (default: the fields' recipients, one row each). A feed with recipients.csv
+    is schema 3; one without keeps the layout of schema 2."""
+    types = {
+        name: {**FEED_COLUMNS, **RECIPIENT_COLUMNS}.get(name, "string")
+        for name in columns or FEED_COLUMNS
+    }
+    manifest = {
+        "schema_version": LEGACY_SCHEMA_VERSION,
         **fields,
         "revision": revision,
-        **feed,
+        **_describe(feed_dir / FEED_FILE, types),
         "removals": {**_describe(feed_dir / REMOVALS_FILE, REMOVAL_COLUMNS), "rows": removals},
     }
+    if (feed_dir / RECIPIENTS_FILE).is_file():
+        rows = fields.get("recipients") if recipients is None else recipients
+        manifest["schema_version"] = SCHEMA_VERSION
+        manifest[RECIPIENTS_KEY] = {
+            **_describe(feed_dir / RECIPIENTS_FILE, RECIPIENT_COLUMNS),
+            "rows": rows,
+        }
+    return manifest
 
 
 def write_manifest(feed_dir: Path, manifest: dict) -> None:
@@ -162,13 +189,18 @@ class FeedNotReady(Exception):
 
 def verify_feed(feed_dir: Path) -> dict:
     """What a consumer checks before using a feed (docs/feed.md): the manifest exists and each
-    file it describes has its size and sha256. Returns the manifest's summary; FeedNotReady."""
+    file it describes (recommendations.csv, removals.csv, recipients.csv) has its size and sha256.
+    Returns the manifest's summary; FeedNotReady."""
     manifest = read_manifest(feed_dir)
     if not manifest:
         raise FeedNotReady(f"{feed_dir.name}: no manifest, the feed is not complete")
     parts = [{"file": FEED_FILE, **manifest}]
-    if isinstance(manifest.get("removals"), dict):
-        parts.append(manifest["removals"])
+    parts += [
+        manifest[k] for k in ("removals", RECIPIENTS_KEY) if isinstance(manifest.get(k), dict)
+    ]
+    version = manifest.get("schema_version")
+    if isinstance(version, int) and version >= SCHEMA_VERSION and RECIPIENTS_KEY not in manifest:
+        raise FeedNotReady(f"{feed_dir.name}: the manifest does not describe {RECIPIENTS_FILE}")
     for part in parts:
         path = feed_dir / part["file"]
         if not path.is_file():
@@ -184,6 +216,7 @@ def verify_feed(feed_dir: Path) -> dict:
         "rows": manifest.get("rows"),
         "recipients": manifest.get("recipients"),
         "removals": (manifest.get("removals") or {}).get("rows", 0),
+        "recipient_pids": (manifest.get(RECIPIENTS_KEY) or {}).get("rows"),
     }
 
 

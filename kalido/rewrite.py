@@ -31,6 +31,8 @@ from kalido.email_feed import (
     ENCODING,
     FEED_FILE,
     MANIFEST,
+    RECIPIENTS_FILE,
+    RECIPIENTS_KEY,
     REMOVAL_COLUMNS,
     REMOVALS_FILE,
     manifest_for,
@@ -318,50 +320,67 @@ def rewrite_feed_dir(
     feed_dir: Path, needles: Needles, spill_dir: Path, reasons: Mapping[str, str] | None = None
 ) -> int:
     """Drop the needles' rows from one email feed. The feed is copied into a hidden directory
-    beside it (the CSV without those rows, removals.csv naming the people removed by recipient
-    pseudonym and reason class, `reasons`: needle -> class, a manifest of the next revision)
-    which then replaces it whole: a reader never sees a CSV and a manifest that disagree.
-    Returns the rows removed."""
+    beside it (the CSV and recipients.csv without those people, removals.csv naming them by the
+    recipient pseudonym recipients.csv gave them and reason class, `reasons`: needle -> class, a
+    manifest of the next revision) which then replaces it whole: a reader never sees a CSV and a
+    manifest that disagree. A feed written before recipients.csv (schema 2) keeps its layout:
+    the pseudonyms are read from its CSV's recipient_pid column; one written before recipient
+    pseudonyms (schema 1) names nobody in removals.csv. Returns the CSV rows removed."""
     csv_path = feed_dir / FEED_FILE
+    recipients_path = feed_dir / RECIPIENTS_FILE
     customers = sorted(needles.of(IDENTIFIER_FIELDS["feed"]["customer_id"]))
     if not csv_path.exists() or not customers:
         return 0
+    listing = recipients_path.is_file()  # False: a feed written before recipients.csv
     staging = feed_dir.with_name(f".{feed_dir.name}.{os.getpid()}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
         with connect(spill_dir=spill_dir) as con:
-            run_sql(con, "purge/feed_without", {"path": str(csv_path), "customer_ids": customers})
-            removed, rows, recipients = con.execute(
-                "select count(*) filter (where _erased), count(*) filter (where not _erased),"
-                " count(distinct customer_id) filter (where not _erased) from feed_rows"
-            ).fetchone()
-            if not removed:
+            params = {"path": str(csv_path), "customer_ids": customers}
+            run_sql(con, "purge/feed_without", params)
+            columns = [c for c in con.table("feed_rows").columns if c != "_erased"]
+            removed, rows, recipients = _kept_counts(con, "feed_rows")
+            listed_removed = listed_kept = None
+            if listing:
+                params = {"path": str(recipients_path), "customer_ids": customers}
+                run_sql(con, "purge/recipients_without", params)
+                listed_removed, listed_kept, _ = _kept_counts(con, "recipient_rows")
+            elif "recipient_pid" in columns:  # schema 2: the pseudonyms are in the CSV
+                run_sql(con, "purge/recipients_in_feed")
+            # Someone listed in recipients.csv alone leaves it too: an erasure leaves no bytes.
+            if not removed and not listed_removed:
                 shutil.rmtree(staging)
                 return 0
-            # A feed left with its header only stays: the email platform reads an empty day as
-            # empty.
-            con.execute(
-                "copy (select * exclude (_erased) from feed_rows where not _erased)"
-                " to $p (format csv, header true)",
-                {"p": str(staging / FEED_FILE)},
-            )
-            columns = [c for c in con.table("feed_rows").columns if c != "_erased"]
-            gone = (
-                run_sql(con, "purge/feed_removed").fetchall() if "recipient_pid" in columns else []
-            )
+            _write_kept(con, "feed_rows", staging / FEED_FILE)
+            if listing:
+                _write_kept(con, "recipient_rows", staging / RECIPIENTS_FILE)
+            # Their pseudonyms, read before the rows leave (none in a feed of schema 1).
+            pseudonymous = listing or "recipient_pid" in columns
+            gone = run_sql(con, "purge/feed_removed").fetchall() if pseudonymous else []
         kept = _write_removals(feed_dir, staging, gone, reasons or {})
         _copy_others(feed_dir, staging)
         old = read_manifest(feed_dir)
         fields = {k: v for k, v in old.items() if k not in _DESCRIBED}
         fields.update(rows=rows, recipients=recipients, revised_at=now_utc())
         revision = revision_of(feed_dir) + 1
-        write_manifest(staging, manifest_for(staging, fields, revision, kept, columns))
+        manifest = manifest_for(staging, fields, revision, kept, columns, listed_kept)
+        write_manifest(staging, manifest)
         swap_dir(staging, feed_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return removed
+
+
+def _kept_counts(con, rows: str) -> tuple[int, int, int]:
+    """(rows removed, rows kept, distinct customers kept) of feed_rows or recipient_rows."""
+    return run_sql(con, "purge/kept_counts", identifiers={"rows": rows}).fetchone()
+
+
+def _write_kept(con, rows: str, path: Path) -> None:
+    """The kept rows of feed_rows or recipient_rows, as CSV with its header, to `path`."""
+    run_sql(con, "purge/write_kept", {"path": str(path)}, identifiers={"rows": rows})
 
 
 # What manifest_for writes from the files themselves (the rest of an old manifest is kept).
@@ -376,6 +395,7 @@ _DESCRIBED = {
     "column_types",
     "sha256",
     "removals",
+    RECIPIENTS_KEY,
 }
 
 
@@ -405,5 +425,8 @@ def _write_removals(
 def _copy_others(feed_dir: Path, staging: Path) -> None:
     """Files of the feed this rewrite does not write, copied as they are."""
     for path in feed_dir.iterdir():
-        if path.name not in (FEED_FILE, REMOVALS_FILE, MANIFEST) and path.is_file():
+        if (
+            path.name not in (FEED_FILE, RECIPIENTS_FILE, REMOVALS_FILE, MANIFEST)
+            and path.is_file()
+        ):
             shutil.copy2(path, staging / path.name)

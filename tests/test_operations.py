@@ -444,7 +444,10 @@ def test_the_feed_and_the_warehouse_name_the_run_that_published_them(published, 
     warehouse = published / "warehouse/analytics.duckdb"
     assert query(warehouse, "select run_id, status from pipeline_runs") == [(run_id, "success")]
     assert record["feed_run_id"] == run_id
-    assert [p["output"] for p in record["published"]] == ["email_feed", "warehouse"]
+    # In publication order (publish.publish): the feed, then the ad server's export, then the
+    # warehouse, which says its run succeeded only once that run's feed is out.
+    assert [p["output"] for p in record["published"]] == ["email_feed", "ad_export", "warehouse"]
+    assert [p["at"] for p in record["published"]] == sorted(p["at"] for p in record["published"])
     # A rerun with nothing new publishes only pipeline_runs: the feed in place is the first run's.
     result = cli(ran, "run", "--date", DATE)
     assert result.returncode == 0, result.stderr

@@ -17,10 +17,10 @@ again.
 *Out: `KALIDO_EXPORT_URL`*, a mirror of the email feeds and the analyst warehouse, made equal to
 the local ones after every publish and every purge: a feed purge rewrote (erasure) is uploaded
 again, one purge removed (retention) is removed, so the bucket keeps no more than the exports
-do. A feed's files (recommendations.csv, removals.csv) go before its manifest and `LATEST` after
-the feeds, so a reader following `LATEST` finds complete feeds; the warehouse is one object,
-replaced whole. A feed's manifest changes with every rewrite (its `revision`), so a rewritten
-feed is always uploaded again.
+do. A feed's files (recommendations.csv, recipients.csv, removals.csv: every file beside the
+manifest) go before its manifest and `LATEST` after the feeds, so a reader following `LATEST`
+finds complete feeds; the warehouse is one object, replaced whole. A feed's manifest changes
+with every rewrite (its `revision`), so a rewritten feed is always uploaded again.
 """
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ def mirror_exports(settings: Settings, warehouse: bool = True) -> dict[str, int]
         manifest = f"{remote_feeds}/{feed.name}/{MANIFEST}"
         if fs.exists(manifest) and fs.cat_file(manifest) == (feed / MANIFEST).read_bytes():
             continue  # the manifest holds the CSV's sha256: the same manifest, the same feed
-        # Every file the manifest describes goes first, the manifest last.
+        # Every file the manifest describes (recommendations.csv, recipients.csv, removals.csv)
+        # goes first, the manifest last.
         for path in sorted(feed.iterdir()):
             if path.is_file() and path.name != MANIFEST:
                 _upload(fs, path, f"{remote_feeds}/{feed.name}/{path.name}")

@@ -24,6 +24,7 @@ from kalido.email_feed import (
     FEED_COLUMNS,
     FEED_FILE,
     MANIFEST,
+    RECIPIENTS_FILE,
     REMOVALS_FILE,
     manifest_for,
     next_revision,
@@ -342,7 +343,11 @@ def _stage_feed(settings: Settings, logical_date: date, run_id: str, staging: Pa
         run_sql(
             con,
             "publish/write_feed",
-            {"feed_csv": str(staging / FEED_FILE), "removals_csv": str(staging / REMOVALS_FILE)},
+            {
+                "feed_csv": str(staging / FEED_FILE),
+                "recipients_csv": str(staging / RECIPIENTS_FILE),
+                "removals_csv": str(staging / REMOVALS_FILE),
+            },
         )
         rows, recipients = con.execute(
             "select count(*), count(distinct customer_id) from email_feed"
@@ -356,7 +361,8 @@ def _stage_feed(settings: Settings, logical_date: date, run_id: str, staging: Pa
         "rows": rows,
         "recipients": recipients,
     }
-    manifest = manifest_for(staging, fields, 0, removals, list(FEED_COLUMNS))
+    # recipients.csv holds each recipient once: its rows are the feed's recipients.
+    manifest = manifest_for(staging, fields, 0, removals, list(FEED_COLUMNS), recipients)
     # A rerun that writes other bytes for the date is a new revision of its feed.
     manifest["revision"] = next_revision(final, manifest)
     write_manifest(staging, manifest)

@@ -1,5 +1,5 @@
--- Each recipient of tonight's feed once, with the keyed pseudonym the feed's last column and
--- removals.csv name them by (kalido_recipient_pid: suppression.recipient_pseudonym, registered
+-- Each recipient of tonight's feed once, with the keyed pseudonym recipients.csv gives them and
+-- removals.csv names them by (kalido_recipient_pid: suppression.recipient_pseudonym, registered
 -- by publish). Computed once per recipient, not once per row.
 create or replace temp table feed_recipients as
 select customer_id, kalido_recipient_pid(customer_id) as recipient_pid

@@ -1,14 +1,18 @@
 -- The feed's files, written into its hidden staging directory: one row per recommended product,
--- ordered by customer and rank, the contract's columns first and the recipient pseudonym last
--- (readers by header name see the columns they know); then the removals, header only when empty.
+-- ordered by customer and rank, exactly the contract's columns in its order; each recipient once
+-- with their recipient pseudonym (recipients.csv, ordered by customer), the key removals.csv names
+-- people by; then the removals. Files with nobody in them hold their header only.
 copy (
-    select
-        f.customer_id, f.rank, f.product_id, f.product_title, f.product_url, f.score,
-        r.recipient_pid
-    from email_feed as f
-    inner join feed_recipients as r on r.customer_id = f.customer_id
-    order by f.customer_id, f.rank
+    select customer_id, rank, product_id, product_title, product_url, score
+    from email_feed
+    order by customer_id, rank
 ) to $feed_csv (format csv, header true);
+
+copy (
+    select customer_id, recipient_pid
+    from feed_recipients
+    order by customer_id
+) to $recipients_csv (format csv, header true);
 
 copy (
     select recipient_pid, reason, last_feed_date
