@@ -23,9 +23,10 @@ import time
 import tracemalloc
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -38,10 +39,12 @@ from kalido.db import attach, connect, run_sql
 from kalido.features import build_unsharded, order_filter, rec_params
 from kalido.features.metrics import (
     K,
+    intra_list_diversity,
     means,
     next_item_values,
     paired_difference,
     personal_values,
+    repeat_share,
 )
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
@@ -58,6 +61,7 @@ SAR_HALF_LIFE_DAYS = 30.0
 # 5.4 GB at RetailRocket scale and grows with the square of a heavy user's products.
 SAR_BLOCK_ENTRIES = 20_000_000
 IMPLICIT_NEIGHBOURS = 100
+UNCONSTRAINED = "_unconstrained"  # the suffix of a method's row without the privacy threshold
 
 
 # --- baselines ------------------------------------------------------------------------------
@@ -71,6 +75,8 @@ class Split:
     eval_users: np.ndarray  # user codes with a truth
     sources: np.ndarray  # products whose similar list task (b) asks for
     excluded: np.ndarray  # user * n_items + item bought within the exclusion window
+    # user * n_items + item of everything the user did before the split (the repeats' measure)
+    history: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 @dataclass
@@ -162,22 +168,32 @@ def _type_weights(split: Split) -> np.ndarray:
     return np.array([p.view_weight, p.cart_weight, p.order_weight])[split.events.kind]
 
 
-def popular(split: Split) -> Lists:
-    binary = _user_item(split, np.ones(len(split.events.item))).astype(bool)
-    return _popular_lists(split, np.asarray(binary.sum(axis=0)).ravel().astype(float))
+def _people(binary: sp.csr_matrix, min_users: int) -> np.ndarray:
+    """Per product, the distinct people in `binary` (user × item); 0 below `min_users` (k): a
+    product counts for popularity only when at least k people back it."""
+    people = np.asarray(binary.astype(bool).sum(axis=0)).ravel().astype(float)
+    people[people < min_users] = 0.0
+    return people
 
 
-def recent_popular(split: Split) -> Lists:
+def popular(split: Split, min_users: int = 1) -> Lists:
+    binary = _user_item(split, np.ones(len(split.events.item)))
+    return _popular_lists(split, _people(binary, min_users))
+
+
+def recent_popular(split: Split, min_users: int = 1) -> Lists:
     recent = split.events.age_days <= RECENT_DAYS
     binary = _user_item(split, recent.astype(float))
     binary.eliminate_zeros()
-    return _popular_lists(split, np.asarray(binary.astype(bool).sum(axis=0)).ravel().astype(float))
+    return _popular_lists(split, _people(binary, min_users))
 
 
-def category_popular(split: Split) -> Lists:
+def category_popular(split: Split, min_users: int = 1) -> Lists:
+    """Popular products of the person's top category first (their own history: no k), then
+    popular overall (held to k)."""
     ev, cat = split.events, split.catalogue.category
-    binary = _user_item(split, np.ones(len(ev.item))).astype(bool)
-    popularity = np.asarray(binary.sum(axis=0)).ravel().astype(float)
+    binary = _user_item(split, np.ones(len(ev.item)))
+    popularity = _people(binary, min_users)
     counts = sp.csr_matrix(
         (np.ones(len(ev.item)), (ev.user, cat[ev.item])),
         shape=(ev.n_users, split.catalogue.n_categories),
@@ -197,21 +213,42 @@ def _sparse_top(split: Split, scores: sp.csr_matrix, rows: np.ndarray, depth: in
     return r[take], c[take], v[take]
 
 
-def sar(split: Split) -> Lists:
-    """SAR: Jaccard item co-occurrence × time-decayed user affinity (half-life 30 days).
+def _binary(split: Split) -> sp.csr_matrix:
+    """user × item, 1 where the user did anything with the product."""
+    binary = _user_item(split, np.ones(len(split.events.item)))
+    binary.data[:] = 1.0
+    return binary
+
+
+def _item_blocks(binary: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """(item × user, starts of the item blocks): a block's rows of the item × item
+    co-occurrence (by_item[first:stop] @ binary) hold at most SAR_BLOCK_ENTRIES entries."""
+    by_item = binary.T.tocsr()
+    # A row's entries are at most the sum of its users' product counts.
+    row_bound = by_item @ np.diff(binary.indptr).astype(np.float64)
+    block_of = np.floor(np.cumsum(row_bound) / SAR_BLOCK_ENTRIES).astype(np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(block_of)) + 1, binary.shape[1]]
+    return by_item, starts
+
+
+def _supported(co: sp.coo_matrix, first: int, min_users: int) -> np.ndarray:
+    """Which entries of a block of the co-occurrence (distinct users per item pair) may be used:
+    a pair of two products needs at least `min_users` (k) people; a product's own entry is the
+    person's own history and needs none."""
+    return (co.data >= min_users) | (co.row + first == co.col)
+
+
+def sar(split: Split, min_users: int = 1) -> Lists:
+    """SAR: Jaccard item co-occurrence × time-decayed user affinity (half-life 30 days), using
+    only the item pairs at least `min_users` distinct people co-occur on.
 
     The similarity is symmetric, so a block of its rows is also a block of its columns: each
     block gives the users' complete scores for its products (their best kept), and its rows of
     the similar lists. Neither the similarity nor all the users' scores are ever held whole."""
     ev = split.events
-    binary = _user_item(split, np.ones(len(ev.item)))
-    binary.data[:] = 1.0
-    by_item = binary.T.tocsr()
+    binary = _binary(split)
+    by_item, starts = _item_blocks(binary)
     users_of = np.diff(by_item.indptr)  # the co-occurrence's diagonal
-    # A row's entries are at most the sum of its users' product counts.
-    row_bound = by_item @ np.diff(binary.indptr).astype(np.float64)
-    block_of = np.floor(np.cumsum(row_bound) / SAR_BLOCK_ENTRIES).astype(np.int64)
-    starts = np.r_[0, np.flatnonzero(np.diff(block_of)) + 1, ev.n_items]
     affinity = _user_item(split, _type_weights(split) * np.exp2(-ev.age_days / SAR_HALF_LIFE_DAYS))
     affinity = affinity[split.eval_users]
     depth = K + 1 + int(np.bincount(split.excluded // ev.n_items).max(initial=0))
@@ -219,6 +256,9 @@ def sar(split: Split) -> Lists:
     personal, similar = [], []
     for first, stop in zip(starts[:-1], starts[1:], strict=True):
         co = (by_item[first:stop] @ binary).tocoo()
+        if min_users > 1:
+            keep = _supported(co, first, min_users)
+            co = sp.coo_matrix((co.data[keep], (co.row[keep], co.col[keep])), shape=co.shape)
         jaccard = co.data / (users_of[co.row + first] + users_of[co.col] - co.data)
         block = sp.csr_matrix((jaccard, (co.row, co.col)), shape=(stop - first, ev.n_items))
         del co, jaccard
@@ -234,17 +274,68 @@ def sar(split: Split) -> Lists:
     return _from_scores(split, users[best], items[best], values[best], src, dst, sim)
 
 
-def _implicit(model_class) -> Callable[[Split], Lists]:
+def _implicit_weighting(model, matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """The user × item matrix an implicit ItemItemRecommender's fit hands to all_pairs_knn
+    (implicit's own weighting functions, as its CosineRecommender / BM25Recommender call them)."""
+    from implicit.nearest_neighbours import BM25Recommender, CosineRecommender, bm25_weight
+    from implicit.nearest_neighbours import normalize as cosine_normalize
+
+    if isinstance(model, BM25Recommender):
+        return bm25_weight(matrix.T, model.K1, model.B).T.tocsr()
+    if isinstance(model, CosineRecommender):
+        return cosine_normalize(matrix.T).T.tocsr()
+    raise TypeError(f"no weighting known for {type(model).__name__}")
+
+
+def _similarity_held_to_k(split: Split, weighted: sp.csr_matrix, neighbours: int, min_users):
+    """implicit's all_pairs_knn (item × item = weighted.T @ weighted, the `neighbours` best per
+    row, the product itself included) over the item pairs at least `min_users` distinct people
+    co-occur on only, built a block of products at a time as SAR's."""
+    n_items = weighted.shape[1]
+    binary = _binary(split)
+    by_item, starts = _item_blocks(binary)
+    by_item_weighted = weighted.T.tocsr()
+    rows, cols, values = [], [], []
+    for first, stop in zip(starts[:-1], starts[1:], strict=True):
+        co = (by_item[first:stop] @ binary).tocoo()
+        keep = _supported(co, first, min_users)
+        allowed = sp.csr_matrix(
+            (np.ones(int(keep.sum())), (co.row[keep], co.col[keep])), shape=co.shape
+        )
+        del co, keep
+        block = (by_item_weighted[first:stop] @ weighted).multiply(allowed).tocoo()
+        del allowed
+        nonzero = block.data != 0
+        row, col, value = block.row[nonzero] + first, block.col[nonzero], block.data[nonzero]
+        take = recommender._top_per_row(row, value, col, neighbours)
+        rows.append(row[take])
+        cols.append(col[take])
+        values.append(value[take])
+    return sp.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_items, n_items),
+    )
+
+
+def _implicit(model_class, min_users: int = 1) -> Callable[[Split], Lists]:
     def run(split: Split) -> Lists:
+        from implicit.nearest_neighbours import NearestNeighboursScorer
         from implicit.utils import ParameterWarning
 
         ev = split.events
         matrix = _user_item(split, _type_weights(split))
         model = model_class(K=IMPLICIT_NEIGHBOURS, num_threads=0)
-        with warnings.catch_warnings():
-            # BM25Recommender hands its own COO weighting to the CSR fit (implicit's, not ours).
-            warnings.filterwarnings("ignore", category=ParameterWarning)
-            model.fit(matrix, show_progress=False)
+        if min_users > 1:
+            # implicit's weighting and recommend, its neighbour search over k-supported pairs.
+            model.similarity = _similarity_held_to_k(
+                split, _implicit_weighting(model, matrix), IMPLICIT_NEIGHBOURS, min_users
+            )
+            model.scorer = NearestNeighboursScorer(model.similarity)
+        else:
+            with warnings.catch_warnings():
+                # BM25Recommender hands its own COO weighting to the CSR fit (implicit's).
+                warnings.filterwarnings("ignore", category=ParameterWarning)
+                model.fit(matrix, show_progress=False)
         out_of_stock = np.flatnonzero(~split.catalogue.in_stock)
         depth = K + 1 + int(np.bincount(split.excluded // ev.n_items).max(initial=0))
         ids, scores = model.recommend(
@@ -307,17 +398,24 @@ def unthresholded(split: Split) -> Lists:
     return recommender_lists(split, replace(split.params, min_users=1))
 
 
-def _baselines() -> dict[str, Callable[[Split], Lists]]:
+def _baselines(min_users: int) -> dict[str, Callable[[Split], Lists]]:
+    """Each baseline held to k (its cross-person pairs and popularity need `min_users` distinct
+    people, as kalido's), followed by the same baseline unconstrained."""
     from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
 
-    return {
-        "popular": popular,
-        "recent_popular_7d": recent_popular,
-        "category_popular": category_popular,
-        "sar_jaccard": sar,
-        "implicit_cosine": _implicit(CosineRecommender),
-        "implicit_bm25": _implicit(BM25Recommender),
+    methods = {
+        "popular": lambda k: partial(popular, min_users=k),
+        "recent_popular_7d": lambda k: partial(recent_popular, min_users=k),
+        "category_popular": lambda k: partial(category_popular, min_users=k),
+        "sar_jaccard": lambda k: partial(sar, min_users=k),
+        "implicit_cosine": lambda k: _implicit(CosineRecommender, k),
+        "implicit_bm25": lambda k: _implicit(BM25Recommender, k),
     }
+    out = {}
+    for name, make in methods.items():
+        out[name] = make(min_users)
+        out[name + UNCONSTRAINED] = make(1)
+    return out
 
 
 def _measure(fn: Callable, *args):
@@ -453,6 +551,7 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
         n_users = con.execute("select count(*) from rec_users").fetchone()[0]
         n_categories = con.execute("select count(*) from rec_categories").fetchone()[0]
         raw = con.execute("select * from rec_events").fetchnumpy()
+        own = con.execute("select user_code, item from rec_history").fetchnumpy()
         truth = con.execute("select user_code, item from eval_truth").fetchnumpy()
         pairs = con.execute("select current_item, next_item from eval_next").fetchnumpy()
         ours = con.execute("select user_code, rank, item from eval_kalido_recs").fetchnumpy()
@@ -474,6 +573,13 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
     )
     excluded_users, excluded_items = recommender.excluded_pairs(events, params)
     excluded = np.unique(excluded_users.astype(np.int64) * n_items + excluded_items)
+    # What each person did before the split (retained history and the similarity's input).
+    history = np.unique(
+        np.r_[
+            own["user_code"].astype(np.int64) * n_items + own["item"].astype(np.int64),
+            events.user.astype(np.int64) * n_items + events.item,
+        ]
+    )
     truth_user, truth_item = truth["user_code"].astype(np.int64), truth["item"].astype(np.int64)
     current, following = pairs["current_item"].astype(np.int64), pairs["next_item"].astype(np.int64)
     data = Split(
@@ -483,6 +589,7 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
         eval_users=np.unique(truth_user),
         sources=np.unique(current),
         excluded=excluded,
+        history=history,
     )
     n_stock = max(int(catalogue.in_stock.sum()), 1)
 
@@ -499,11 +606,23 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
             lists.sim_src, lists.sim_rank, lists.sim_dst, current, following, n_items
         )
         values[name] = {"personal": personal, "similar": similar}
+        diversity = intra_list_diversity(
+            lists.rec_user, lists.rec_rank, lists.rec_item, catalogue.category
+        )
         return {
             "method": name,
             "personal": {"users": len(data.eval_users), **means(personal)},
             "similar": {"pairs": len(current), **means(similar)},
+            "repeats": repeat_share(
+                lists.rec_user, lists.rec_rank, lists.rec_item, data.history, n_items
+            ),
+            # Within the discovery windows (what the feed must never hold; the baselines are
+            # filtered by them): 0 for a list that keeps the policy.
+            "window_repeats": repeat_share(
+                lists.rec_user, lists.rec_rank, lists.rec_item, data.excluded, n_items
+            ),
             "coverage": len(np.unique(lists.rec_item)) / n_stock,
+            "diversity": float(diversity.mean()) if len(diversity) else 0.0,
             "full_lists": float(np.mean(per_user >= K)) if len(per_user) else 0.0,
             "train_seconds": round(seconds, 3),
             "peak_mib": round(mib, 1),
@@ -529,19 +648,27 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
         )
     ]
     lists, seconds, mib = _measure(unthresholded, data)
-    rows.append(row("kalido_k1_diagnostic", lists, seconds, mib))
-    for name, method in _baselines().items():
+    rows.append(row("kalido" + UNCONSTRAINED, lists, seconds, mib))
+    for name, method in _baselines(params.min_users).items():
         lists, seconds, mib = _measure(method, data)
         rows.append(row(name, lists, seconds, mib))
         log.info("evaluated %s in %.2f s", name, seconds)
-    for r in rows[1:]:
-        r["minus_kalido"] = {
+
+    def paired(theirs: str, ours: str) -> dict:
+        return {
             f"{task}_{metric}": paired_difference(
-                values[r["method"]][task][metric], values["kalido"][task][metric]
+                values[theirs][task][metric], values[ours][task][metric]
             )
             for task in ("personal", "similar")
             for metric in ("hr", "mrr")
         }
+
+    for r in rows:
+        if r["method"] != "kalido":
+            r["minus_kalido"] = paired(r["method"], "kalido")
+        if r["method"] + UNCONSTRAINED in values:
+            # The price of privacy: held to k minus the same method unconstrained.
+            r["price_of_privacy"] = paired(r["method"], r["method"] + UNCONSTRAINED)
     return {
         "data": {
             "train_interactions": int(len(events.item)),
@@ -551,6 +678,7 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
             "eval_users": int(len(data.eval_users)),
             "truth_pairs": int(len(truth_user)),
             "next_item_pairs": int(len(current)),
+            "min_distinct_users": int(params.min_users),
         },
         "methods": rows,
         "notes": NOTES,
@@ -563,15 +691,26 @@ NOTES = (
     "products of the catalogue new to them (none of their history before the split: the email "
     "is for discovery). recall@20 = hits / all the user's new horizon products. "
     "Every method gets the same rules: in stock, nothing the user bought in the last 30 days "
-    "nor viewed or carted in the last 30 days (the policy's discovery windows). "
+    "nor viewed or carted in the last 30 days (the policy's discovery windows), and the privacy "
+    "threshold k (similarity_min_distinct_users): an item-item baseline (SAR, implicit) uses "
+    "only the product pairs at least k distinct people co-occur on (a product's own entry, the "
+    "person's own history, needs none), a popularity baseline only the products at least k "
+    "people interacted with (overall or in the last 7 days). Each method's *_unconstrained row "
+    "is the same without k; the price of privacy = held to k minus unconstrained, paired. "
+    "repeats = share of the list slots holding a product the person interacted with before "
+    "the split (any age, also older than the discovery windows; window_repeats in the JSON: "
+    "within them, 0 for a list that keeps the policy). diversity = intra-list category "
+    "diversity, the mean over people with 2+ products of 1 - the share of their list's "
+    "product pairs in one category (0 when the log has one category). "
     "kalido = the pipeline's own published tables (k-thresholded similarity); its train time is "
     "the recommender core timed as the baselines are (similarity + lists for the evaluated "
     "users), stage_seconds the whole build_features stage (lists for every eligible user). "
-    "kalido_k1_diagnostic = the same recommender with the privacy threshold "
+    "kalido_unconstrained = the same recommender with the privacy threshold "
     "k = 1 (never published; shows what k costs on this data). Baselines: fit + lists for "
     "evaluated users only. implicit: "
     f"ItemItemRecommender K={IMPLICIT_NEIGHBOURS}, weights view/cart/order as the policy, "
-    "filter_already_liked_items=False. Peak memory: tracemalloc peak (Python-tracked "
+    "filter_already_liked_items=False; held to k, its own weighting and recommend over a "
+    "neighbour search of the k-supported pairs. Peak memory: tracemalloc peak (Python-tracked "
     "allocations, numpy/scipy buffers included; DuckDB's and implicit's native scratch not)."
 )
 
@@ -584,17 +723,20 @@ def markdown(report: dict) -> str:
         "",
         f"{d['train_interactions']} training interactions, {d['users']} eligible users, "
         f"{d['products']} products ({d['in_stock']} in stock); {d['eval_users']} users with a "
-        f"truth ({d['truth_pairs']} user-product pairs), {d['next_item_pairs']} next-item pairs.",
+        f"truth ({d['truth_pairs']} user-product pairs), {d['next_item_pairs']} next-item pairs. "
+        f"k = {d.get('min_distinct_users', '?')} distinct people for every cross-person signal; "
+        f"*{UNCONSTRAINED} rows are without it.",
         "",
-        "| method | HR@20 | MRR@20 | nDCG@20 | recall@20 | next HR@20 | next MRR@20 | coverage "
-        "| full lists | train s | peak MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| method | HR@20 | MRR@20 | nDCG@20 | recall@20 | next HR@20 | next MRR@20 | repeats "
+        "| coverage | diversity | full lists | train s | peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["methods"]:
         p, s = r["personal"], r["similar"]
         lines.append(
             f"| {r['method']} | {p['hr']:.4f} | {p['mrr']:.4f} | {p['ndcg']:.4f} | "
-            f"{p['recall']:.4f} | {s['hr']:.4f} | {s['mrr']:.4f} | {r['coverage']:.3f} | "
+            f"{p['recall']:.4f} | {s['hr']:.4f} | {s['mrr']:.4f} | {r.get('repeats', 0):.3f} | "
+            f"{r['coverage']:.3f} | {r.get('diversity', 0):.3f} | "
             f"{r['full_lists']:.3f} | {r['train_seconds']:.2f} | {r['peak_mib']:.0f} |"
         )
     lines += [
@@ -609,6 +751,25 @@ def markdown(report: dict) -> str:
     for r in report["methods"][1:]:
         cells = [_difference_cell(d) for d in r["minus_kalido"].values()]
         lines.append(f"| {r['method']} | " + " | ".join(cells) + " |")
+    priced = [r for r in report["methods"] if "price_of_privacy" in r]
+    if priced:
+        lines += [
+            "",
+            "The price of privacy: each method held to k minus the same method unconstrained, "
+            "paired, ± the 95% half-width (* beyond it):",
+            "",
+            "| method | HR@20 k / unconstrained | HR@20 | MRR@20 | next HR@20 | next MRR@20 |",
+            "|---|---|---|---|---|---|",
+        ]
+        by_name = {r["method"]: r for r in report["methods"]}
+        for r in priced:
+            free = by_name[r["method"] + UNCONSTRAINED]["personal"]["hr"]
+            cells = [_difference_cell(d) for d in r["price_of_privacy"].values()]
+            lines.append(
+                f"| {r['method']} | {r['personal']['hr']:.4f} / {free:.4f} | "
+                + " | ".join(cells)
+                + " |"
+            )
     lines += ["", report["notes"], ""]
     return "\n".join(lines)
 

@@ -94,3 +94,43 @@ def paired_difference(theirs: np.ndarray, ours: np.ndarray) -> dict:
         return {"n": n, "difference": float(difference.sum()), "ci95": None}
     spread = float(difference.std(ddof=1))
     return {"n": n, "difference": float(difference.mean()), "ci95": 1.96 * spread / np.sqrt(n)}
+
+
+def repeat_share(
+    rec_user: np.ndarray,
+    rec_rank: np.ndarray,
+    rec_item: np.ndarray,
+    seen_keys: np.ndarray,
+    n_items: int,
+    k: int = K,
+) -> float:
+    """Share of the list slots (ranks up to k, every listed user) holding a product the person
+    had already interacted with: `seen_keys` = user * n_items + product of their history."""
+    top = rec_rank <= k
+    if not top.any():
+        return 0.0
+    keys = rec_user[top].astype(np.int64) * n_items + rec_item[top]
+    return float(np.isin(keys, seen_keys).mean())
+
+
+def intra_list_diversity(
+    rec_user: np.ndarray,
+    rec_rank: np.ndarray,
+    rec_item: np.ndarray,
+    category: np.ndarray,
+    k: int = K,
+) -> np.ndarray:
+    """Per listed user with at least two products in their top k (in user order): 1 - the share
+    of their list's product pairs that fall in one category (0: one category, 1: all differ)."""
+    top = rec_rank <= k
+    user = rec_user[top].astype(np.int64)
+    cat = category[rec_item[top]].astype(np.int64)
+    if len(user) == 0:
+        return np.zeros(0)
+    users, length = np.unique(user, return_counts=True)
+    pair_keys, per_category = np.unique(user * (int(cat.max()) + 1) + cat, return_counts=True)
+    owner = np.searchsorted(users, pair_keys // (int(cat.max()) + 1))
+    same = np.bincount(owner, weights=per_category * (per_category - 1) / 2.0, minlength=len(users))
+    pairs = length * (length - 1) / 2.0
+    full = length >= 2
+    return 1.0 - same[full] / pairs[full]
