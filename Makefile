@@ -57,7 +57,7 @@ airflow-local: airflow-db  ## the DAG on the LocalExecutor, $(SHARDS) shard task
 CHROMIUM := /usr/bin/chromium
 docs-check: venv  ## render the Data Docs in headless Chromium (installs Debian's chromium if missing)
 	@test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
-	KALIDO_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/test_quality.py -k render -rs
+	KALIDO_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/test_quality.py -k "render or offline" -rs
 
 FROM ?= 2026-11-11
 TO ?= 2026-11-24

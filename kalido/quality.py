@@ -24,10 +24,12 @@ import yaml
 from kalido.config import PROJECT_ROOT, ConfigError
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+STATIC_DIR = Path(__file__).parent / "quality_static"  # offline CSS, JS and icons (README.md)
 LAYERS = ("landing", "warehouse", "exports")
 SEVERITIES = ("critical", "warning")
 SAMPLE_SIZE = 5  # offending keys quoted in a message
 KEPT_KEYS = 20  # offending keys kept per expectation in the stored results
+HISTORY_RUNS = 30  # earlier runs whose validation pages and rows the docs keep
 
 
 @dataclass(frozen=True)
@@ -297,8 +299,10 @@ def run_suites(
 
     docs_dir = quality_dir / "docs"
     results_dir = quality_dir / "validations" / run_name
-    shutil.rmtree(docs_dir, ignore_errors=True)  # the docs show the latest run
     shutil.rmtree(results_dir, ignore_errors=True)
+    # Earlier runs' pages stay (their results are reloaded below); a rerun replaces its own.
+    for page_dir in (docs_dir / "validations").glob(f"*/*/{run_name}"):
+        shutil.rmtree(page_dir, ignore_errors=True)
     results_dir.mkdir(parents=True)
     gx, context = _gx_context(docs_dir)
     datasource = context.data_sources.add_pandas("kalido")
@@ -361,11 +365,67 @@ def run_suites(
             json.dumps(result.to_json_dict(), indent=2, sort_keys=True, default=str),
             encoding="utf-8",
         )
-    context.build_data_docs()
+    store = context.validation_results_store
+    current = list(store.list_keys())
+    history = _stored_history(quality_dir / "validations", run_name)
+    for key, stored in history:
+        store.set(key, stored)  # listed in GE's index; their pages are on disk already
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
+
+    context.build_data_docs(
+        resource_identifiers=current + [ExpectationSuiteIdentifier(s.name) for s in suites]
+    )
     _replace_random_ids(docs_dir)
+    _offline(docs_dir)
     overview = quality_dir / "index.html"
-    overview.write_text(_overview_html(run_name, suites, findings, docs_dir), encoding="utf-8")
+    overview.write_text(
+        _overview_html(run_name, suites, findings, docs_dir, history, _run_records(quality_dir)),
+        encoding="utf-8",
+    )
     return Report(findings, results_dir, overview)
+
+
+def _stored_history(validations: Path, run_name: str) -> list[tuple[Any, Any]]:
+    """The stored (sanitised) results of the HISTORY_RUNS latest earlier runs, as GE keys and
+    results: what the Data Docs list besides this run. Older runs keep their JSON results
+    under quality/validations/; GE's site cleaning drops their pages."""
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResultSchema,
+    )
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    runs = []
+    for run_dir in validations.iterdir() if validations.is_dir() else ():
+        files = sorted(run_dir.glob("*.json"))
+        if run_dir.name == run_name or not files:
+            continue
+        try:
+            meta = json.loads(files[0].read_text(encoding="utf-8"))["meta"]["run_id"]
+            runs.append((str(meta["run_time"]), run_dir.name, files))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # an unreadable result is no reason to stop a night
+    schema = ExpectationSuiteValidationResultSchema()
+    history = []
+    for _, name, files in sorted(runs)[-HISTORY_RUNS:]:
+        for path in files:
+            try:
+                result = schema.load(json.loads(path.read_text(encoding="utf-8")))
+                run_id = result.meta["run_id"]
+            except Exception:  # noqa: BLE001 - a result GE cannot read back is skipped
+                continue
+            key = ValidationResultIdentifier(
+                ExpectationSuiteIdentifier(result.suite_name),
+                RunIdentifier(run_name=name, run_time=run_id["run_time"]),
+                f"kalido-{result.suite_name}",  # the datasource and asset names run_suites uses
+            )
+            history.append((key, result))
+    return history
 
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -383,25 +443,360 @@ def _replace_random_ids(docs_dir: Path) -> None:
             page.write_text(text, encoding="utf-8")
 
 
-def _overview_html(run_name: str, suites: list[Suite], findings: list[Finding], docs: Path) -> str:
-    """A static page (no script, no network) over GE's Data Docs: GE's own index fills its
-    tables with JavaScript from CDNs, its validation pages are plain HTML and render offline."""
+OFFLINE_MARK = "static/kalido/kalido-docs.css"
+EXTERNAL_TAG = re.compile(
+    r"""<link\b[^>]*\bhref=["']https?://[^>]*>"""
+    r"""|<script\b[^>]*\bsrc=["']https?://[^>]*>\s*</script>""",
+    re.IGNORECASE,
+)
+EXTERNAL_LOGO = re.compile(r"""src=["']https?://[^"']*/logo-long\.png[^"']*["']""")
+EXTERNAL_URL = re.compile(r"""url\(\s*["']?https?://[^)]*\)""")
+FAVICON = re.compile(r'href="[./]*static/images/favicon\.ico"')
+ICON = re.compile(r'<i class="(fa[srb]? fa-([a-z-]+)[^"]*)"([^>]*)>\s*</i>')
+
+
+def _icon(name: str) -> str | None:
+    path = STATIC_DIR / "icons" / f"{name}.svg"
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+
+def _offline(docs_dir: Path) -> None:
+    """Point GE's pages at the assets of kalido/quality_static/ (copied to static/kalido/)
+    instead of CDNs, and inline the pass/fail icons as SVG: no page loads anything from the
+    network. Pages of earlier runs, already rewritten, are left as they are."""
+    target = docs_dir / "static" / "kalido"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(STATIC_DIR, target, ignore=shutil.ignore_patterns("*.md", "icons"))
+    icons: dict[str, str | None] = {}
+
+    def inline(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in icons:
+            icons[name] = _icon(name)
+        svg = icons[name]
+        return f'<i class="{match.group(1)}"{match.group(3)}>{svg}</i>' if svg else match.group(0)
+
+    for style in (docs_dir / "static" / "styles").glob("*.css"):  # GE's, unused but shipped
+        text = style.read_text(encoding="utf-8")
+        if EXTERNAL_URL.search(text):
+            style.write_text(
+                EXTERNAL_URL.sub("url('../images/logo-long-vector.svg')", text), encoding="utf-8"
+            )
+    for page in docs_dir.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if OFFLINE_MARK in text:
+            continue
+        up = Path(os.path.relpath(docs_dir, page.parent)).as_posix()
+        text = EXTERNAL_TAG.sub("", text)
+        text = EXTERNAL_LOGO.sub(f'src="{up}/static/images/logo-long.png"', text)
+        text = EXTERNAL_URL.sub(f"url('{up}/static/images/logo-long-vector.svg')", text)
+        text = ICON.sub(inline, text)
+        # GE links the favicon one level too high from validation pages
+        text = FAVICON.sub(f'href="{up}/static/images/favicon.ico"', text)
+        assets = (
+            f'<link rel="stylesheet" href="{up}/{OFFLINE_MARK}">'
+            f'<script src="{up}/static/kalido/kalido-docs.js"></script>'
+        )
+        text = text.replace("<head>", "<head>" + assets, 1)
+        page.write_text(text, encoding="utf-8")
+
+
+# --- the overview page -------------------------------------------------------------------------
+
+STATUS_COLOURS = {"success": "#28a745", "failed": "#dc3545"}  # others (running...) grey
+SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 640, 190, 56, 34, 14
+
+
+def _run_records(quality_dir: Path) -> list[dict]:
+    """The run records (runs/*.json beside quality/) in start order, the HISTORY_RUNS latest."""
+    records = []
+    for path in sorted((quality_dir.parent / "runs").glob("*.json")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and isinstance(record.get("stages"), dict):
+            records.append(record)
+    records.sort(key=lambda r: (str(r.get("started_at") or ""), str(r.get("run_id"))))
+    return records[-HISTORY_RUNS:]
+
+
+def _per_day(records: list[dict], stage: str) -> dict[str, dict]:
+    """The stage's counts per logical date, from the latest run that recorded that stage."""
+    days: dict[str, dict] = {}
+    for record in records:
+        counts = record["stages"].get(stage)
+        if isinstance(counts, dict):
+            days[str(record.get("logical_date"))] = counts
+    return dict(sorted(days.items()))
+
+
+def _seconds(record: dict) -> float | None:
+    from datetime import datetime
+
+    try:
+        started = datetime.fromisoformat(record["started_at"])
+        finished = datetime.fromisoformat(record["finished_at"])
+    except (KeyError, TypeError, ValueError):
+        seconds = [c.get("seconds") for c in record["stages"].values() if isinstance(c, dict)]
+        return sum(v for v in seconds if isinstance(v, int | float)) or None
+    return max((finished - started).total_seconds(), 0.0)
+
+
+def _fmt(value: float, percent: bool) -> str:
+    if percent:
+        return f"{value * 100:.1f}%"
+    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.3g}"
+
+
+def _svg_chart(
+    chart_id: str,
+    labels: list[str],
+    series: dict[str, list[float | None]],
+    *,
+    kind: str = "bar",
+    percent: bool = False,
+    bar_colours: list[str] | None = None,
+) -> str:
+    """A small inline SVG chart (no script): bars (one series) or lines, one x step per label,
+    an axis with its maximum, a <title> on every mark and a legend for several series."""
+    values = [v for vs in series.values() for v in vs if v is not None]
+    if not labels or not values:
+        return (
+            f'<svg id="{chart_id}" class="chart" width="{CHART_W}" height="40" role="img">'
+            '<text x="8" y="24" fill="#6c757d">no data yet</text></svg>'
+        )
+    top = max(max(values), 1e-9) if not percent else max(max(values), 0.01)
+    plot_w, plot_h = CHART_W - PAD_L - 10, CHART_H - PAD_B - PAD_T
+    step = plot_w / len(labels)
+
+    def y(value: float) -> float:
+        return PAD_T + plot_h * (1 - value / top)
+
+    parts = [
+        f'<svg id="{chart_id}" class="chart" width="{CHART_W}" height="{CHART_H}" '
+        f'viewBox="0 0 {CHART_W} {CHART_H}" role="img">',
+        f'<line x1="{PAD_L}" y1="{PAD_T + plot_h}" x2="{CHART_W - 10}" y2="{PAD_T + plot_h}" '
+        'stroke="#999"/>',
+        f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{PAD_T + plot_h}" stroke="#999"/>',
+        f'<text x="{PAD_L - 4}" y="{PAD_T + 4}" text-anchor="end" font-size="10">'
+        f"{escape(_fmt(top, percent))}</text>",
+        f'<text x="{PAD_L - 4}" y="{PAD_T + plot_h}" text-anchor="end" font-size="10">0</text>',
+    ]
+    every = max(1, len(labels) // 8)
+    for i, label in enumerate(labels):
+        if i % every == 0 or i == len(labels) - 1:
+            parts.append(
+                f'<text x="{PAD_L + step * (i + 0.5):.1f}" y="{CHART_H - PAD_B + 14}" '
+                f'text-anchor="middle" font-size="10">{escape(label)}</text>'
+            )
+    for number, (name, points) in enumerate(series.items()):
+        colour = SERIES_COLOURS[number % len(SERIES_COLOURS)]
+        if kind == "bar":
+            width = max(step * 0.7, 1)
+            for i, value in enumerate(points):
+                if value is None:
+                    continue
+                fill = bar_colours[i] if bar_colours else colour
+                top_y = y(value)
+                parts.append(
+                    f'<rect class="mark" x="{PAD_L + step * i + (step - width) / 2:.1f}" '
+                    f'y="{top_y:.1f}" width="{width:.1f}" height="{PAD_T + plot_h - top_y:.1f}" '
+                    f'fill="{fill}"><title>{escape(labels[i])}: {escape(_fmt(value, percent))}'
+                    "</title></rect>"
+                )
+            continue
+        shown = [(i, v) for i, v in enumerate(points) if v is not None]
+        coords = " ".join(f"{PAD_L + step * (i + 0.5):.1f},{y(v):.1f}" for i, v in shown)
+        parts.append(
+            f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>'
+        )
+        parts.extend(
+            f'<circle class="mark" cx="{PAD_L + step * (i + 0.5):.1f}" cy="{y(v):.1f}" r="3" '
+            f'fill="{colour}"><title>{escape(name)} {escape(labels[i])}: '
+            f"{escape(_fmt(v, percent))}</title></circle>"
+            for i, v in shown
+        )
+        if len(series) > 1:
+            parts.append(
+                f'<text x="{PAD_L + 8 + 90 * number}" y="{PAD_T - 2}" font-size="10" '
+                f'fill="{colour}">{escape(name)}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _charts(records: list[dict]) -> str:
+    """The overview's charts, from the run records: counts and shares only, never an
+    identifier (labels are dates, source names and run statuses)."""
+    finished = records  # this run too, still running: its stages' seconds so far, in grey
+    run_labels = [str(r.get("logical_date")) for r in finished]
+    durations = [_seconds(r) for r in finished]
+    colours = [STATUS_COLOURS.get(str(r.get("status")), "#adb5bd") for r in finished]
+    statuses = ", ".join(
+        f"{status} {sum(r.get('status') == status for r in finished)}"
+        for status in dict.fromkeys(str(r.get("status")) for r in finished)
+    )
+    ingest = _per_day(records, "ingest")
+    sources = sorted({s for c in ingest.values() for s in (c.get("by_source") or {})})
+    volumes = {
+        source: [
+            (c.get("by_source") or {}).get(source, {}).get("rows_loaded") for c in ingest.values()
+        ]
+        for source in sources
+    }
+    quarantine = [
+        (c.get("rows_quarantined") or 0) / c["rows_read"] if c.get("rows_read") else None
+        for c in ingest.values()
+    ]
+    publish = _per_day(records, "publish")
+    similarity = _per_day(records, "similarity")
+    recommend = _per_day(records, "recommend")
+    charts = [
+        (
+            "chart-runs",
+            "Runs over time: duration in seconds, coloured by status "
+            f"(green success, red failed, grey other; {escape(statuses) or 'none'})",
+            _svg_chart("chart-runs", run_labels, {"seconds": durations}, bar_colours=colours),
+        ),
+        (
+            "chart-volumes",
+            "Daily volumes per source: rows loaded",
+            _svg_chart("chart-volumes", list(ingest), volumes, kind="line"),
+        ),
+        (
+            "chart-quarantine",
+            "Quarantine share: rows quarantined of rows read",
+            _svg_chart("chart-quarantine", list(ingest), {"share": quarantine}, percent=True),
+        ),
+        (
+            "chart-recipients",
+            "Feed recipients (pseudonymous people in the email feed)",
+            _svg_chart(
+                "chart-recipients",
+                list(publish),
+                {"recipients": [c.get("feed_recipients") for c in publish.values()]},
+            ),
+        ),
+        (
+            "chart-coverage",
+            "Recommendation coverage (catalogue share, from the quality evaluation)",
+            _svg_chart(
+                "chart-coverage",
+                list(similarity),
+                {"coverage": [c.get("quality_coverage") for c in similarity.values()]},
+                kind="line",
+                percent=True,
+            ),
+        ),
+    ]
+    # Fallback share (recommendations whose reason is popular_in) needs a count the recommend
+    # stage does not record today (it records `recommendations` only): the chart is drawn
+    # only from runs whose recommend stage counts `recommendations_popular_in`.
+    fallback = {
+        day: c["recommendations_popular_in"] / c["recommendations"]
+        for day, c in recommend.items()
+        if c.get("recommendations") and c.get("recommendations_popular_in") is not None
+    }
+    if fallback:
+        charts.append(
+            (
+                "chart-fallback",
+                "Fallback share: recommendations whose reason is popular_in",
+                _svg_chart(
+                    "chart-fallback",
+                    list(fallback),
+                    {"share": list(fallback.values())},
+                    percent=True,
+                ),
+            )
+        )
+    body = "".join(
+        f'<figure id="{cid}-figure"><figcaption>{caption}</figcaption>{svg}</figure>'
+        for cid, caption, svg in charts
+    )
+    if not fallback:
+        body += (
+            "<!-- fallback share skipped: no run record counts popular_in recommendations -->"
+            '<p id="chart-fallback-missing">Fallback share: not charted, the run records do not '
+            "count recommendations by reason yet.</p>"
+        )
+    return f'<h2>Over time (last {len(records)} runs)</h2><div id="charts">{body}</div>'
+
+
+def _status_icon(success: bool) -> str:
+    name, cls = ("check-circle", "pass") if success else ("times", "fail")
+    return f'<span class="status {cls}">{_icon(name) or ("ok" if success else "failed")}</span>'
+
+
+def _history_html(history: list[tuple[Any, Any]], docs: Path) -> str:
+    """One row per earlier run (newest first) from the stored results, with its failed suites'
+    pages. Links are written "./docs/..." to keep apart from this run's table."""
+    runs: dict[str, list] = {}
+    for key, result in history:
+        runs.setdefault(key.run_id.run_name, []).append((key, result))
+    rows = []
+    for name, items in sorted(runs.items(), key=lambda kv: str(kv[1][0][0].run_id.run_time)):
+        stats = [result.statistics for _, result in items]
+        failed = []
+        for key, result in items:
+            if result.success:
+                continue
+            layer, _, table = key.expectation_suite_identifier.name.partition(".")
+            pages = sorted((docs / "validations" / layer / table / name).glob("**/*.html"))
+            label = escape(key.expectation_suite_identifier.name)
+            failed.append(
+                f'<a href="./{escape(pages[-1].relative_to(docs.parent).as_posix())}">{label}</a>'
+                if pages
+                else label
+            )
+        rows.append(
+            f"<tr><td>{_status_icon(not failed)}</td><td>{escape(name)}</td>"
+            f"<td>{len(items)}</td>"
+            f"<td>{sum(s.get('evaluated_expectations', 0) for s in stats)}</td>"
+            f"<td>{sum(s.get('unsuccessful_expectations', 0) for s in stats)}</td>"
+            f"<td>{', '.join(failed) or 'all suites passed'}</td></tr>"
+        )
+    if not rows:
+        return '<h2>Earlier runs</h2><p id="history">none stored yet</p>'
+    return (
+        f"<h2>Earlier runs (the {len(rows)} latest, from quality/validations/)</h2>"
+        '<table id="history"><tr><th>status</th><th>run</th><th>suites</th>'
+        "<th>expectations</th><th>failed</th><th>suites that failed</th></tr>"
+        + "".join(reversed(rows))
+        + "</table>"
+    )
+
+
+def _overview_html(
+    run_name: str,
+    suites: list[Suite],
+    findings: list[Finding],
+    docs: Path,
+    history: list[tuple[Any, Any]] = (),
+    records: list[dict] = (),
+) -> str:
+    """A static page (no script, no network) over GE's Data Docs, with inline SVG charts of
+    the run records and the earlier runs' validations."""
     failed = [f for f in findings if not f.success]
     critical = [f for f in failed if f.severity == "critical"]
     verdict = "stopped before publish" if critical else "passed: may publish"
     rows = []
     for suite in suites:
         layer, _, table = suite.name.partition(".")
-        pages = sorted((docs / "validations" / layer / table).glob("**/*.html"))
+        pages = sorted((docs / "validations" / layer / table / run_name).glob("**/*.html"))
         mine = [f for f in findings if f.suite == suite.name]
         bad = [f for f in mine if not f.success]
         link = (
-            f'<a href="{escape(str(pages[-1].relative_to(docs.parent)))}">{escape(suite.name)}</a>'
+            f'<a href="{escape(pages[-1].relative_to(docs.parent).as_posix())}">'
+            f"{escape(suite.name)}</a>"
             if pages
             else escape(suite.name)
         )
         rows.append(
-            f"<tr><td>{link}</td><td>{len(mine)}</td><td>{len(bad)}</td>"
+            f"<tr><td>{_status_icon(not bad)}</td><td>{link}</td><td>{len(mine)}</td>"
+            f"<td>{len(bad)}</td>"
             f"<td>{escape(', '.join(f.name + ' (' + f.severity + ')' for f in bad)) or 'ok'}"
             "</td></tr>"
         )
@@ -410,18 +805,24 @@ def _overview_html(run_name: str, suites: list[Suite], findings: list[Finding], 
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>KALIDO data quality: {escape(run_name)}</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;"
-        "padding:4px 8px}table{border-collapse:collapse}</style></head><body>"
+        "padding:4px 8px}table{border-collapse:collapse}.status.pass{color:#28a745}"
+        ".status.fail{color:#dc3545}svg.kalido-icon{width:1em;height:1em;vertical-align:-.125em}"
+        "figure{margin:1em 0}figcaption{font-size:90%;margin-bottom:4px}</style></head><body>"
         f"<h1>Data quality of run {escape(run_name)}</h1>"
         f'<p id="verdict">{len(findings)} expectations in {len(suites)} suites; '
         f"{len(critical)} critical failed, {len(failed) - len(critical)} warnings: "
         f"<b>{verdict}</b></p>"
         f'<ul id="failures">{items}</ul>'
-        '<table id="suites"><tr><th>suite (Great Expectations validation page)</th>'
+        '<table id="suites"><tr><th>status</th>'
+        "<th>suite (Great Expectations validation page)</th>"
         "<th>expectations</th><th>failed</th><th>which</th></tr>"
         + "".join(rows)
-        + "</table><p>Expectation suites and the full Great Expectations site: "
-        '<a href="docs/index.html">docs/index.html</a> (its index needs network access for '
-        "its scripts; every linked page above renders offline).</p></body></html>\n"
+        + "</table>"
+        + _charts(list(records))
+        + _history_html(list(history), docs)
+        + "<p>Expectation suites and the full Great Expectations site, this run and earlier "
+        'ones: <a href="docs/index.html">docs/index.html</a>. Every page renders offline.</p>'
+        "</body></html>\n"
     )
 
 
