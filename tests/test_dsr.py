@@ -143,14 +143,9 @@ def parquet_values_containing(path, needles: list[bytes]) -> list[str]:
     ]
 
 
-def assert_gone_everywhere(home) -> None:
-    needles = needles_of_gone()
-    scanned = list(files_outside_archive(home))
-    assert any(p.suffix == ".duckdb" for p in scanned) and any(
-        p.is_relative_to(home / "landing") for p in scanned
-    )
-    assert any(p.is_relative_to(home / "restricted/raw_browsing") for p in scanned)
-    for path in scanned:
+def assert_in_no_file(home, paths, needles: list[bytes]) -> None:
+    """No needle in any of the files: bytes, DuckDB text values and Parquet text columns."""
+    for path in paths:
         content = path.read_bytes()
         for needle in needles:
             assert needle not in content, f"{needle!r} in {path.relative_to(home)}"
@@ -158,6 +153,15 @@ def assert_gone_everywhere(home) -> None:
             assert not duckdb_values_containing(path, needles), path.relative_to(home)
         if path.suffix == ".parquet":
             assert not parquet_values_containing(path, needles), path.relative_to(home)
+
+
+def assert_gone_everywhere(home) -> None:
+    scanned = list(files_outside_archive(home))
+    assert any(p.suffix == ".duckdb" for p in scanned) and any(
+        p.is_relative_to(home / "landing") for p in scanned
+    )
+    assert any(p.is_relative_to(home / "restricted/raw_browsing") for p in scanned)
+    assert_in_no_file(home, scanned, needles_of_gone())
 
 
 def staged_browsing_of(home, user_pid: str) -> int:

@@ -42,18 +42,7 @@ def test_every_format_is_read_and_every_row_accounted_for(home, landing):
     landing.jsonl("browsing", D, events(landing, 3), name="a.jsonl")
     landing.jsonl("browsing", D, events(landing, 3, 10), name="b.jsonl.gz", gz=True)
     landing.parquet("browsing", D, events(landing, 3, 20), name="c.parquet")
-    order = {c: "" for c in ORDER_COLUMNS} | {
-        "order_id": "O1",
-        "line_no": "1",
-        "customer_id": "C1",
-        "ordered_at": "2026-11-24T10:00:00Z",
-        "product_id": "P001",
-        "quantity": "1",
-        "unit_price": "9.90",
-        "currency": "EUR",
-        "channel": "web",
-        "status": "placed",
-    }
+    order = Landing.order()
     landing.csv("orders", D, ORDER_COLUMNS, [order], name="o.csv", bom=True)
     landing.csv("orders", D, ORDER_COLUMNS, [order | {"order_id": "O2"}], name="p.csv.gz", gz=True)
     totals = run_ingest()
