@@ -76,6 +76,7 @@ def built_home(base_home, tmp_path_factory) -> Path:
             "build_features",
             "similarity",
             "recommend",
+            "ads",
         ):
             run_stage(stage, D, BUILT_RUN)
     return home
