@@ -51,7 +51,7 @@ airflow-test: airflow-db  ## airflow dags test kalido_nightly $(DATE) on $(KALID
 
 SHARDS ?= 3
 airflow-local: airflow-db  ## the DAG on the LocalExecutor, $(SHARDS) shard tasks in parallel (DATE, KALIDO_HOME)
-	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/python -m kalido.airflow_local \
+	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/python -m kalido.tools.airflow_local \
 		--date $(DATE) --shards $(SHARDS)
 
 CHROMIUM := /usr/bin/chromium
@@ -71,7 +71,7 @@ report-check: venv  ## render the DPO's report in headless Chromium (installs De
 SIZE ?= S
 DAYS ?= 3
 bench: venv  ## per-stage time, rows/s and peak memory at SIZE=S|M|L over DAYS days, vs a DuckDB floor
-	$(BIN)/python -m kalido.bench --size $(SIZE) --days $(DAYS)
+	$(BIN)/python -m kalido.tools.bench --size $(SIZE) --days $(DAYS)
 
 purge: venv  ## erasures and retention as of $(DATE) on $(KALIDO_HOME) (default ./data)
 	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/kalido purge --date $(DATE)
@@ -84,4 +84,4 @@ eval: venv  ## offline evaluation (EVAL_HOME with landing/, default: a generated
 	$(BIN)/kalido evaluate --home $(EVAL_HOME) --split-date $(SPLIT) --horizon $(HORIZON)
 
 bench-recs: venv  ## recommender vs implicit ItemItem at 1M users x 100k products x 10M interactions
-	$(BIN)/python -m kalido.bench_recs
+	$(BIN)/python -m kalido.tools.bench_recs

@@ -65,22 +65,8 @@ from kalido.orchestration import (
     default_args,
     run_date,
 )
-
-PER_SHARD = ("gate", "build_features", "recommend")
-STAGES = (
-    "ingest",
-    "purge",
-    "pseudonymise",
-    "gate",
-    "build_features",
-    "similarity",
-    "recommend",
-    "ads",
-    "subject_access",
-    "validate",
-    "publish",
-    "check_requests",
-)
+from kalido.stages import NIGHTLY as STAGES
+from kalido.stages import PER_SHARD
 
 
 def _shard_count(params: dict | None) -> int:

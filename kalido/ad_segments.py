@@ -1,5 +1,5 @@
 """Advertising segments as data (kalido/ad_segments.yaml): loaded into frozen, self-validating
-dataclasses; the `ads` stage applies them in SQL (kalido/sql/ads/ad_segments.sql)."""
+dataclasses; the `ads` stage applies them in SQL (sql/ads/ad_segments.sql)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 
 from kalido.config import ConfigError
 
-# The adult age bands staging derives (kalido/sql/pseudonymise/build_staging.sql; a unit test
+# The adult age bands staging derives (sql/pseudonymise/build_staging.sql; a unit test
 # holds the two equal). 'minor' and 'unknown' are not targetable.
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 GENDERS = ("F", "M", "X")  # the contract's values

@@ -290,7 +290,7 @@ def _rotate_key() -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from kalido.generate import DEFAULT_END_DATE, generate_landing
+    from kalido.tools.generate import DEFAULT_END_DATE, generate_landing
 
     summary = generate_landing(
         args.out,
@@ -310,8 +310,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _import_events(args: argparse.Namespace) -> int:
-    from kalido.importers import ImportFormatError, import_events
     from kalido.policy import load_policy
+    from kalido.tools.importers import ImportFormatError, import_events
 
     try:
         summary = import_events(
@@ -337,8 +337,8 @@ def _import_events(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from kalido.evaluation import EvaluationBusy, evaluate, markdown, split_instant
     from kalido.policy import load_policy
+    from kalido.tools.evaluation import EvaluationBusy, evaluate, markdown, split_instant
 
     policy = load_policy(policy_path())
     try:
@@ -387,7 +387,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _demo() -> int:
-    from kalido.generate import DEFAULT_END_DATE, generate_landing
+    from kalido.tools.generate import DEFAULT_END_DATE, generate_landing
 
     home = default_home()
     if not os.environ.get("KALIDO_PSEUDONYM_KEY"):

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 # DuckDB's share of a stage's memory (KALIDO_DUCKDB_MEMORY_LIMIT overrides): the nightly run must
 # stay under 4 GB at retail scale, and the recommender's arrays need the rest.
 DEFAULT_MEMORY_LIMIT = "2GB"
-SQL_DIR = Path(__file__).with_name("sql")
+# Beside expectations/ at the top of the project, one folder per stage (like the DAG tasks).
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 # What the fork server of the stage processes imports before it forks them (see in_fresh_process):
 # kalido.lifeline first, so that it dies with the run from the start.
 FORKSERVER_PRELOAD = ["kalido.lifeline", "kalido.pipelines.nightly"]

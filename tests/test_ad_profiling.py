@@ -455,7 +455,7 @@ def test_the_shipped_policy_sets_the_minimum_size_and_loads_the_segments():
 
 
 def test_age_bands_of_segments_are_the_ones_staging_derives():
-    staging = (PROJECT_ROOT / "kalido/sql/pseudonymise/build_staging.sql").read_text()
+    staging = (PROJECT_ROOT / "sql/pseudonymise/build_staging.sql").read_text()
     for band in AGE_BANDS:
         assert f"'{band}'" in staging
 

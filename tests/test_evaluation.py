@@ -11,10 +11,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pytest
 
-from kalido import evaluation, synthetic_retailrocket
 from kalido import recommender as rec
-from kalido.evaluation import locked
 from kalido.features import metrics
+from kalido.tools import evaluation, synthetic_retailrocket
+from kalido.tools.evaluation import locked
 from tests.conftest import kalido
 
 

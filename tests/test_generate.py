@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kalido.cards import CARD_CANDIDATE, luhn_valid
-from kalido.generate import generate_landing
+from kalido.tools.generate import generate_landing
 from tests.landing import CUSTOMER_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS
 
 END = date(2026, 11, 24)

@@ -9,9 +9,9 @@ from datetime import date
 import pyarrow.csv as pcsv
 import pytest
 
-from kalido import synthetic_retailrocket
-from kalido.importers import ImportFormatError, detect_format
 from kalido.pipelines.nightly import run_nightly
+from kalido.tools import synthetic_retailrocket
+from kalido.tools.importers import ImportFormatError, detect_format
 from tests.conftest import kalido, query
 
 # 2015-06-01T10:00:00Z in ms; visitor 7 comes back after 31 minutes (a new session), then buys.
@@ -90,7 +90,7 @@ def test_retailrocket_log_becomes_a_landing_zone_with_sessions_orders_and_consen
 
 
 def test_the_retailrocket_scale_log_is_what_the_importer_reads(tmp_path):
-    # `python -m kalido.synthetic_retailrocket` (the README's evaluation at RetailRocket scale),
+    # `python -m kalido.tools.synthetic_retailrocket` (evaluation at RetailRocket scale),
     # here small: RetailRocket's columns, a few add-to-carts, a third of them bought; the item
     # properties put 97 % of the products in one of the categories.
     table = synthetic_retailrocket.generate(visitors=2_000, products=300, groups=10)

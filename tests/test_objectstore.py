@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from kalido.config import load_settings
-from kalido.generate import DEFAULT_END_DATE
 from kalido.pipelines.objectstore import mirror_exports, pull_landing
+from kalido.tools.generate import DEFAULT_END_DATE
 from tests.conftest import kalido, query
 
 D = DEFAULT_END_DATE

@@ -12,13 +12,13 @@ import duckdb
 import pytest
 
 from kalido import features
-from kalido.airflow_local import _overlaps
 from kalido.config import Layout
-from kalido.generate import generate_landing
 from kalido.pipelines.nightly import preflight
 from kalido.policy import load_policy
 from kalido.pseudonyms import pseudonym
 from kalido.shards import Shard, shard_of
+from kalido.tools.airflow_local import _overlaps
+from kalido.tools.generate import generate_landing
 from tests.conftest import KEY, kalido, query
 
 DATE = "2026-11-24"

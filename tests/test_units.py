@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from kalido.bench import LATE, _noting_late_requests, measured
 from kalido.cards import CARD_MASK, luhn_valid, mask_cards
 from kalido.config import ConfigError
 from kalido.db import connect, run_sql
@@ -18,6 +17,7 @@ from kalido.pipelines.requests import RequestsNeedAttention
 from kalido.policy import DEFAULT_POLICY_PATH, load_policy
 from kalido.pseudonyms import pseudonym, token
 from kalido.timewindow import day_end_utc
+from kalido.tools.bench import LATE, _noting_late_requests, measured
 
 KEY = b"k" * 32
 

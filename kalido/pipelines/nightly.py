@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 
-from kalido import warehouse
+from kalido import stages, warehouse
 from kalido.config import ConfigError, Layout, Settings, default_home, load_settings, policy_path
 from kalido.db import in_fresh_process
 from kalido.features import build_features, build_similarity, recommend
@@ -27,27 +27,22 @@ from kalido.shards import Shard, plan
 log = logging.getLogger(__name__)
 
 Stage = Callable[[Settings, Policy, date, str], dict]
-STAGES: dict[str, Stage] = {
+_CALLS: dict[str, Stage] = {
     "ingest": ingest,
-    # Erasures, suppression and retention before anything is derived from the data (see purge.py).
     "purge": purge,
     "pseudonymise": pseudonymise,
-    # Per user-hash shard: gate, build_features and recommend (each shard its own database).
     "gate": gate,
     "build_features": build_features,
-    # Once, over every shard: the similarity needs every user's co-views.
     "similarity": build_similarity,
     "recommend": recommend,
-    # Once, over every shard: advertising cookies are decided over everyone's events (issue 27).
     "ads": ads,
     "subject_access": answer_access_requests,
     "validate": validate,
     "publish": publish,
-    # Last: an overdue or failed request fails the run once everything is published.
     "check_requests": check_requests,
 }
-# Stages called once per shard, with `shard=`; `similarity` gets `shards=` (the count).
-PER_SHARD = ("gate", "build_features", "recommend")
+STAGES: dict[str, Stage] = {name: _CALLS[name] for name in stages.NIGHTLY}
+PER_SHARD = stages.PER_SHARD
 FIRST_STAGE, *_, LAST_STAGE = STAGES
 
 

@@ -1,4 +1,5 @@
-"""A RetailRocket-scale event log for `kalido evaluate`: `python -m kalido.synthetic_retailrocket
+"""A RetailRocket-scale event log for `kalido evaluate`:
+`python -m kalido.tools.synthetic_retailrocket
 --out events.csv [--item-properties item_properties.csv]` (RetailRocket's columns and sparsity;
 the real log is not redistributed here).
 
@@ -107,7 +108,7 @@ def item_properties(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kalido.synthetic_retailrocket")
+    parser = argparse.ArgumentParser(prog="python -m kalido.tools.synthetic_retailrocket")
     parser.add_argument("--out", type=Path, required=True, help="the events file")
     parser.add_argument("--item-properties", type=Path, help="also write the item properties")
     args = parser.parse_args(argv)

@@ -85,7 +85,7 @@ def measured(fn: Callable, *args) -> tuple[object, float, float]:
 
 
 def _generate(home: Path, days: int, users: int, products: int) -> dict:
-    from kalido.generate import generate_landing
+    from kalido.tools.generate import generate_landing
 
     summary = generate_landing(home, days=days, users=users, products=products)
     return {"files": summary.files, "rows": sum(summary.rows.values())}
@@ -148,8 +148,8 @@ def _floor(landing: Path, day: date, out: Path) -> int:
 
 
 def run_bench(size: str, days: int, root: Path) -> dict:
-    from kalido.generate import DEFAULT_END_DATE
     from kalido.pipelines.nightly import STAGES
+    from kalido.tools.generate import DEFAULT_END_DATE
 
     home = root / f"{size}-{days}d"
     os.environ["KALIDO_HOME"] = str(home)
@@ -229,7 +229,7 @@ def _print_phase(phase: str, numbers: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kalido.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m kalido.tools.bench", description=__doc__)
     parser.add_argument("--size", choices=SIZES, default="S")
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--root", type=Path, default=Path(".bench"))

@@ -1,6 +1,6 @@
 """Public e-commerce event logs → a landing zone in the contract's format (for offline evaluation).
 
-Each supported format has one SQL file (kalido/sql/importers/<format>.sql) that reads the log
+Each supported format has one SQL file (sql/importers/<format>.sql) that reads the log
 set-based into the common tables imp_events, imp_orders, imp_products and imp_skipped; one shared
 SQL file turns those into contract rows, written one file per source and local day.
 """

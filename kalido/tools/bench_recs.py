@@ -112,7 +112,7 @@ def run_method(method: str, n_users: int, n_items: int, n_events: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kalido.bench_recs", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m kalido.tools.bench_recs", description=__doc__)
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--interactions", type=int, default=10_000_000)
@@ -130,7 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|")
     for method in ("kalido", "implicit_cosine", "implicit_bm25"):
         out = subprocess.run(
-            [sys.executable, "-m", "kalido.bench_recs", "--method", method, *_size_args(args)],
+            [
+                sys.executable,
+                "-m",
+                "kalido.tools.bench_recs",
+                "--method",
+                method,
+                *_size_args(args),
+            ],
             capture_output=True,
             text=True,
             check=True,

@@ -1,0 +1,28 @@
+"""The nightly stages in order: the one list the runner, the Airflow DAG and the tests import.
+
+Each name is a task of the kalido_nightly DAG, a module of kalido/pipelines/ (or of
+kalido/features/ for the three feature stages) and a folder of sql/ where the stage has SQL.
+Pure data, so that parsing the DAG imports nothing heavy.
+"""
+
+NIGHTLY = (
+    "ingest",
+    # Erasures, suppression and retention before anything is derived from the data (purge.py).
+    "purge",
+    "pseudonymise",
+    # Per user-hash shard: gate, build_features (each shard its own database).
+    "gate",
+    "build_features",
+    # Once, over every shard: the similarity needs every user's co-views.
+    "similarity",
+    "recommend",
+    # Once, over every shard: advertising cookies are decided over everyone's events.
+    "ads",
+    "subject_access",
+    "validate",
+    "publish",
+    # Last: an overdue or failed request fails the run once everything is published.
+    "check_requests",
+)
+# Stages called once per shard, with `shard=`; `similarity` gets `shards=` (the count).
+PER_SHARD = ("gate", "build_features", "recommend")
