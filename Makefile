@@ -70,7 +70,7 @@ report-check: venv  ## render the DPO's report in headless Chromium (installs De
 
 SIZE ?= S
 DAYS ?= 3
-bench: venv  ## per-stage time, rows/s and peak memory at SIZE=S|M|L over DAYS days, vs a DuckDB floor
+bench: venv  ## per-stage time, rows/s and peak memory at SIZE=S|M|L after DAYS days (or DAYS=3,30,60,90), vs a DuckDB floor
 	$(BIN)/python -m kalido.tools.bench --size $(SIZE) --days $(DAYS)
 
 purge: venv  ## erasures and retention as of $(DATE) on $(KALIDO_HOME) (default ./data)

@@ -691,9 +691,8 @@ def _charts(records: list[dict]) -> str:
             ),
         ),
     ]
-    # Fallback share (recommendations whose reason is popular_in) needs a count the recommend
-    # stage does not record today (it records `recommendations` only): the chart is drawn
-    # only from runs whose recommend stage counts `recommendations_popular_in`.
+    # Fallback share: the recommend stage counts `recommendations_popular_in`; run records
+    # written before it did are left out of the chart.
     fallback = {
         day: c["recommendations_popular_in"] / c["recommendations"]
         for day, c in recommend.items()
@@ -719,8 +718,8 @@ def _charts(records: list[dict]) -> str:
     if not fallback:
         body += (
             "<!-- fallback share skipped: no run record counts popular_in recommendations -->"
-            '<p id="chart-fallback-missing">Fallback share: not charted, the run records do not '
-            "count recommendations by reason yet.</p>"
+            '<p id="chart-fallback-missing">Fallback share: not charted, no run record counts '
+            "recommendations by reason.</p>"
         )
     return f'<h2>Over time (last {len(records)} runs)</h2><div id="charts">{body}</div>'
 

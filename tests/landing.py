@@ -12,46 +12,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-CUSTOMER_COLUMNS = (
-    "customer_id",
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "birth_date",
-    "gender",
-    "created_at",
-    "last_login_at",
-    "updated_at",
-    "account_status",
-)
-ORDER_COLUMNS = (
-    "order_id",
-    "line_no",
-    "customer_id",
-    "ordered_at",
-    "product_id",
-    "quantity",
-    "unit_price",
-    "currency",
-    "channel",
-    "status",
-)
-PRODUCT_COLUMNS = (
-    "product_id",
-    "title",
-    "category_path",
-    "brand",
-    "price",
-    "currency",
-    "in_stock",
-    "url",
-    "updated_at",
-)
+from kalido.contract import SOURCES
+
+CUSTOMER_COLUMNS = SOURCES["customers"].columns
+ORDER_COLUMNS = SOURCES["orders"].columns
+PRODUCT_COLUMNS = SOURCES["products"].columns
 
 
 def iso(moment: datetime) -> str:

@@ -105,7 +105,7 @@ def test_a_broken_policy_is_a_one_line_config_error(tmp_path, mutate):
 
 
 def test_every_restricted_raw_table_has_a_retention_rule():
-    from kalido.pipelines.ingest import SOURCES
+    from kalido.contract import SOURCES
 
     rules = load_policy().retention
     stores = {spec.raw_table for spec in SOURCES.values()} | {"raw_quarantine", "id_pseudonyms"}

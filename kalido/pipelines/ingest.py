@@ -20,6 +20,7 @@ from isal import igzip
 
 from kalido import landing_text, quality, raw_browsing
 from kalido.config import Layout, Settings
+from kalido.contract import EXTENSIONS, PARTITION, SOURCES, SourceSpec
 from kalido.db import connect, run_sql
 from kalido.policy import Policy
 from kalido.pseudonyms import token
@@ -27,128 +28,9 @@ from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("csv", "csv.gz", "jsonl", "jsonl.gz", "parquet")
-PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 # Rows re-sent in another file are recognised as duplicates when first loaded from a partition at
 # most this long before (see ingest/classify.sql); a whole re-sent file is caught by its checksum.
 DEDUP_WINDOW = timedelta(days=35)
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    name: str
-    columns: tuple[str, ...]
-    key: tuple[str, ...]  # a second row with the same key is a duplicate
-    # A file (CSV, Parquet) whose header lacks one of these is quarantined whole.
-    required: tuple[str, ...] = ()
-
-    @property
-    def raw_table(self) -> str:
-        return f"raw_{self.name}"
-
-
-SOURCES = {
-    spec.name: spec
-    for spec in (
-        SourceSpec(
-            "customers",
-            (
-                "customer_id",
-                "email",
-                "first_name",
-                "last_name",
-                "phone",
-                "street",
-                "postal_code",
-                "city",
-                "country",
-                "birth_date",
-                "gender",
-                "created_at",
-                "last_login_at",
-                "updated_at",
-                "account_status",
-            ),
-            ("customer_id", "updated_at"),
-            ("customer_id", "email", "updated_at"),
-        ),
-        SourceSpec(
-            "consents",
-            ("subject_type", "subject_id", "purpose", "status", "recorded_at", "source"),
-            ("subject_type", "subject_id", "purpose", "status", "recorded_at"),
-            ("subject_type", "subject_id", "purpose", "status", "recorded_at"),
-        ),
-        SourceSpec(
-            "browsing",
-            (
-                "event_id",
-                "event_time",
-                "event_type",
-                "cookie_id",
-                "customer_id",
-                "session_id",
-                "product_id",
-                "page_url",
-                "referrer",
-                "ip_address",
-                "user_agent",
-            ),
-            ("event_id",),
-            ("event_id", "event_time", "event_type", "cookie_id"),
-        ),
-        SourceSpec(
-            "orders",
-            (
-                "order_id",
-                "line_no",
-                "customer_id",
-                "ordered_at",
-                "product_id",
-                "quantity",
-                "unit_price",
-                "currency",
-                "channel",
-                "status",
-            ),
-            ("order_id", "line_no"),
-            (
-                "order_id",
-                "line_no",
-                "customer_id",
-                "ordered_at",
-                "product_id",
-                "quantity",
-                "unit_price",
-                "currency",
-                "status",
-            ),
-        ),
-        SourceSpec(
-            "products",
-            (
-                "product_id",
-                "title",
-                "category_path",
-                "brand",
-                "price",
-                "currency",
-                "in_stock",
-                "url",
-                "updated_at",
-            ),
-            ("product_id", "_partition_date"),
-            ("product_id", "category_path", "in_stock"),
-        ),
-        SourceSpec(
-            "requests",
-            ("request_id", "customer_id", "type", "purpose", "received_at"),
-            # An id sent again with other content is a conflict, not a duplicate: see
-            # classify_requests.sql.
-            ("request_id",),
-            ("request_id", "customer_id", "type", "received_at"),
-        ),
-    )
-}
 
 
 @dataclass(frozen=True)

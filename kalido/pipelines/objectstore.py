@@ -32,8 +32,8 @@ from datetime import date
 from pathlib import Path, PurePosixPath
 
 from kalido.config import EXPORT_URL_VARIABLE, LANDING_URL_VARIABLE, ConfigError, Settings
+from kalido.contract import PARTITION, SOURCES
 from kalido.email_feed import MANIFEST, complete_feeds
-from kalido.pipelines.ingest import PARTITION, SOURCES
 
 log = logging.getLogger(__name__)
 

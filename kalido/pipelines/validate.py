@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 
 from kalido import quality, raw_browsing
 from kalido.config import Settings
+from kalido.contract import SOURCES
 from kalido.db import attach, bound_statements, connect, run_sql
 from kalido.pipelines import ads, runs
-from kalido.pipelines.ingest import SOURCES
 from kalido.policy import Policy
 from kalido.shards import attach_work
 from kalido.timewindow import day_end_utc
@@ -157,6 +157,14 @@ def _parameters(policy: Policy, settings: quality.QualitySettings, logical_date:
         "max_recent_views_per_user": policy.profiling.max_recent_views_per_user,
         "recommendations_per_user": policy.profiling.recommendations_per_user,
         "segment_min_size": policy.ad_profiling.segment_min_size,
+        # The landing suites' column sets and closed value sets come from the contract.
+        **{f"{s.name}_columns": list(s.columns) for s in SOURCES.values()},
+        **{
+            f"{s.name}_{c.name}_values": list(c.values)
+            for s in SOURCES.values()
+            for c in s.fields
+            if c.values
+        },
     }
 
 
@@ -198,6 +206,8 @@ def _batches(
             if layer == "landing":
                 batches[name] = _landing_batch(con, layout.landing, table, max_rows)
             elif layer == "warehouse":
+                if table == "people":  # publish builds it from the gate: the same statement
+                    run_sql(con, "publish/people", {"timezone": policy.business_timezone})
                 batches[name] = _sample_sql(con, f"validate/warehouse_{table}", max_rows)
             elif layer == "exports":
                 # The same statement publish runs, so the rows checked are the rows shipped.

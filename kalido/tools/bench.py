@@ -228,16 +228,50 @@ def _print_phase(phase: str, numbers: dict) -> None:
         print(f"  {LATE}: {numbers[LATE]}")
 
 
+def _days_list(text: str) -> list[int]:
+    try:
+        days = sorted({int(part) for part in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected days as N or N,N,...") from None
+    if days[0] < 2:
+        raise argparse.ArgumentTypeError("a bench needs at least 2 days (history, then the night)")
+    return days
+
+
+def _print_histories(size: str, results: list[dict]) -> None:
+    """The same night after each history: its cost should not grow with the history kept."""
+    base = results[0]["nightly"]["seconds"]
+    print(f"\nthe night of {results[0]['logical_date']} at {size} after each history:")
+    print(f"  {'history':>8} {'night s':>9} {'x shortest':>10} {'peak MB':>9} {'x floor':>8}")
+    for result in results:
+        night = result["nightly"]
+        print(
+            f"  {result['days'] - 1:>6} d {night['seconds']:9.1f} {night['seconds'] / base:10.2f} "
+            f"{night['peak_mb']:9.0f} {result['ratio_to_floor']:8.2f}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kalido.tools.bench", description=__doc__)
     parser.add_argument("--size", choices=SIZES, default="S")
-    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument(
+        "--days",
+        type=_days_list,
+        default=[3],
+        help="generated days, or a comma-separated list (3,30,60,90) to compare histories",
+    )
     parser.add_argument("--root", type=Path, default=Path(".bench"))
     args = parser.parse_args(argv)
-    result = run_bench(args.size, args.days, args.root.resolve())
-    out = args.root / f"result-{args.size}-{args.days}d.json"
-    out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(f"results: {out}")
+    results = []
+    for days in args.days:
+        print(f"== {args.size}, {days} days ==")
+        result = run_bench(args.size, days, args.root.resolve())
+        out = args.root / f"result-{args.size}-{days}d.json"
+        out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+        print(f"results: {out}")
+        results.append(result)
+    if len(results) > 1:
+        _print_histories(args.size, results)
     return 0
 
 

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from faker import Faker
 from isal import igzip
 
-from kalido.pipelines.ingest import SOURCES as CONTRACT
+from kalido.contract import SOURCES as CONTRACT
 
 DEFAULT_END_DATE = date(2026, 11, 24)
 
@@ -358,17 +358,14 @@ GENDERS = ("F", "M", "X", "")
 GENDER_SHARES = (0.49, 0.45, 0.01, 0.05)
 
 CUSTOMER_PURPOSES = ("personalisation", "email_marketing", "partner_offers", "partner_sharing")
-PURPOSES = (
-    "personalisation",
-    "email_marketing",
-    "partner_offers",
-    "ad_profiling",
-    "partner_sharing",
-)
+PURPOSES = CONTRACT["consents"].values("purpose")
 CONSENT_SOURCES = ("signup", "preference_centre", "cookie_banner", "email", "post")
-EVENT_TYPES = ("page_view", "product_view", "add_to_cart", "search")
-PAGE_VIEW, PRODUCT_VIEW, ADD_TO_CART, SEARCH = range(4)
-REQUEST_TYPES = ("access", "erasure", "objection", "restriction", "portability", "rectification")
+EVENT_TYPES = CONTRACT["browsing"].values("event_type")
+# The simulation codes events by their index in the contract's list.
+PAGE_VIEW, PRODUCT_VIEW, ADD_TO_CART, SEARCH = (
+    EVENT_TYPES.index(t) for t in ("page_view", "product_view", "add_to_cart", "search")
+)
+REQUEST_TYPES = CONTRACT["requests"].values("type")
 REQUEST_SHARES = (0.3, 0.2, 0.2, 0.05, 0.1, 0.15)
 ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled", "returned")
 
