@@ -293,4 +293,7 @@ def _with_environment(environment: dict, fn, *args):
     # The fork server keeps the environment it started with; the caller's may have changed since.
     os.environ.clear()
     os.environ.update(environment)
+    from kalido import lifeline
+
+    lifeline.configure_logging()  # forked from a fork server that never configured it
     return fn(*args)

@@ -10,6 +10,7 @@ when the run dies, the stage process when the fork server dies. Elsewhere this i
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import sys
@@ -20,6 +21,21 @@ PR_SET_PDEATHSIG = 1
 # Set only while a process starts its fork server, to that process's pid: the fork server imports
 # this module first (db.FORKSERVER_PRELOAD) and arms itself against that parent.
 PARENT_VARIABLE = "KALIDO_FORKSERVER_PARENT"
+# The level of kalido's own loggers, which the CLI sets (-v: INFO) so that stage processes,
+# started with its environment, log like it does.
+LOG_LEVEL_VARIABLE = "KALIDO_LOG_LEVEL"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str | None = None) -> None:
+    """Log kalido's loggers at `level` (default KALIDO_LOG_LEVEL; unset: leave logging alone)
+    on stderr. Only kalido's: other libraries stay at WARNING, as their debug output (SQL,
+    request bodies) could quote personal data, which kalido's own lines never do."""
+    level = level or os.environ.get(LOG_LEVEL_VARIABLE)
+    if not level:
+        return
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    logging.getLogger("kalido").setLevel(level.upper())
 
 
 def die_with_parent() -> None:
