@@ -9,6 +9,10 @@ a rewritten file holds the kept values only.
 Removing rows is two steps: statements insert (_partition_date, _file_id, _row) into the temp
 table raw_browsing_removed, which the view of `open_view(..., removable=True)` already leaves out,
 then `rewrite_removed` writes the files without them before the caller commits.
+
+An erasure defers the second step (issue 25: erasure immediate in effect, batched in bytes): its
+rows go to the table pending_browsing_rows of restricted/raw.duckdb, which every view leaves out
+until a compaction moves them to raw_browsing_removed and rewrites their files (purge.py).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from kalido.config import Layout
-from kalido.db import connect, copy_to_file, rebuild_database, run_sql
+from kalido.db import QUALIFIED, connect, copy_to_file, rebuild_database, run_sql
 
 SCHEMA_FILE = "_schema.parquet"
 
@@ -66,14 +70,38 @@ def open_view(
     layout: Layout,
     removable: bool = False,
     only: Iterable[tuple[date, str]] | None = None,
+    stored: bool = False,
+    partitions: Iterable[str] | None = None,
 ) -> None:
     """(Re)define the temp view raw_browsing over the files as they are now (`only`: those of
-    some ledger entries, see files_of); `removable` for a connection that removes rows (the view
-    then leaves out raw_browsing_removed: an anti-join on every read, which only such a
-    connection pays for)."""
-    sql = "raw_browsing/view_removable" if removable else "raw_browsing/view"
-    paths = files(layout) if only is None else files_of(layout, only)
-    run_sql(con, sql, {"files": [str(path) for path in paths]})
+    some ledger entries, see files_of; `partitions`: those of some YYYY-MM-DD partitions), less
+    the rows pending an erasure's compaction;
+    `removable` for a connection on restricted/raw.duckdb that removes rows (the view then also
+    leaves out raw_browsing_removed: an anti-join on every read, which only such a connection
+    pays for); `stored`: every row the files hold, pending ones included (pseudonymise mirrors
+    the files, see pseudonymise.py)."""
+    paths = files(layout, partitions) if only is None else files_of(layout, only)
+    params = {"files": [str(path) for path in paths]}
+    if removable:
+        run_sql(con, "raw_browsing/create_pending")
+        run_sql(con, "raw_browsing/view_removable", params)
+        return
+    pending = None if stored else pending_table(con)
+    if pending is None:
+        run_sql(con, "raw_browsing/view", params)
+    else:
+        run_sql(con, "raw_browsing/view_pending", params, identifiers={"pending": pending})
+
+
+def pending_table(con: duckdb.DuckDBPyConnection) -> str | None:
+    """pending_browsing_rows, qualified by its catalog, when it holds rows (else no anti-join)."""
+    found = run_sql(con, "raw_browsing/pending_catalog").fetchone()
+    if found is None:
+        return None
+    table = f"{found[0]}.pending_browsing_rows"
+    if not QUALIFIED.match(table):
+        raise ValueError("the catalog of pending_browsing_rows is not a plain name")
+    return table if con.execute(f"select exists (from {table})").fetchone()[0] else None
 
 
 def write(
@@ -106,6 +134,8 @@ def rewrite_removed(con: duckdb.DuckDBPyConnection, layout: Layout) -> Rewritten
         "select _partition_date, _file_id, count(*) from raw_browsing_removed"
         " group by all order by all"
     ).fetchall()
+    # A file already gone (emptied by an earlier removal) has nothing left to remove.
+    hit = [h for h in hit if file_path(layout, h[0], h[1]).exists()]
     files_removed = 0
     for partition_date, file_id, _ in hit:
         path = file_path(layout, partition_date, file_id)

@@ -6,6 +6,7 @@ import csv
 import fnmatch
 import json
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -200,6 +201,11 @@ def test_requests_erase_object_restrict_and_answer_access(zone, landing):
     assert staged_browsing_of(home, pid("C_GONE")) > 0
     record = run_nightly(D)
     assert record["stages"]["purge"]["erased_customers"] == 1
+    # In effect tonight: nothing published or exported holds them (tests/test_compaction.py
+    # checks the rest); their bytes go with the compaction.
+    exported = [p for p in (home / "exports").rglob("*") if p.is_file()]
+    assert_in_no_file(home, [home / "warehouse/analytics.duckdb", *exported], needles_of_gone())
+    compaction = run_purge(D, compact=True)
     assert_gone_everywhere(home)
     # The browsing partitions kept between runs lose the erased customer's pseudonymised events.
     assert staged_browsing_of(home, pid("C_GONE")) == 0
@@ -269,18 +275,27 @@ def test_requests_erase_object_restrict_and_answer_access(zone, landing):
         "raw_requests": 1,
     }
 
-    # The purge report's counts are what disappeared.
-    report = json.loads(next((home / "reports/purge").glob(f"{D}__*.json")).read_text())
+    # The purge reports' counts are what disappeared: rows in effect the night of the request,
+    # landing bytes in the compaction.
+    report = json.loads(Path(record["stages"]["purge"]["report"]).read_text())
     stores = report["stores"]
     for table, n_before in counts_before.items():
         n_after = query_raw(home, f"select count(*) from {table}")[0][0]
         assert stores[table]["rows_removed"] == n_before - n_after, table
     assert stores["raw_quarantine"]["rows_removed"] == 1
-    assert stores["landing_files"]["rows_removed"] == 1 + 6 + 3 + 1 + 1
-    assert stores["landing_files"]["files_rewritten"] == 5
+    assert "landing_files" not in stores
     assert stores["id_pseudonyms"]["rows_removed"] == 2
     assert stores["legal_archive"]["rows_archived"] == 2
     assert stores["email_feeds"]["rows_removed"] == 60
+    compacted = json.loads(Path(compaction["stages"]["purge"]["report"]).read_text())["stores"]
+    assert compacted["landing_files"]["rows_removed"] == 1 + 6 + 3 + 1 + 1
+    assert compacted["landing_files"]["files_rewritten"] == 5
+    assert compacted["raw_browsing"] == {
+        "rows_removed": 0,
+        "files_removed": 0,
+        "files_rewritten": 1,
+        "rows_archived": 0,
+    }
     published = query(warehouse, "select store, rows_removed from purge_log where rows_removed > 0")
     assert ("raw_browsing", 5) in published
 
@@ -293,6 +308,9 @@ def test_requests_erase_object_restrict_and_answer_access(zone, landing):
     )
     again = run_nightly(D + timedelta(days=1))
     assert again["stages"]["purge"]["suppressed_customers"] == 1
+    assert again["stages"]["purge"]["compacted"] is False
+    assert_in_no_file(home, [home / "warehouse/analytics.duckdb"], needles_of_gone())
+    run_purge(D + timedelta(days=1), compact=True)
     assert_gone_everywhere(home)
     first = warehouse_tables(warehouse)
     assert pid("C_GONE") not in {row[0] for row in first["recommendations"]}

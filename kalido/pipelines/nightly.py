@@ -180,9 +180,11 @@ def run_nightly(
     shards: int = 1,
     force: bool = False,
     replace_newer: bool = False,
+    on_stage: Callable[[str, str | None, dict, float], None] | None = None,
 ) -> dict:
     """All stages in order, per-shard stages once per shard; returns the run record.
-    RunInProgress (exit 2) while another run holds the home."""
+    RunInProgress (exit 2) while another run holds the home. `on_stage(stage, shard label or
+    None, counts, seconds)` is called as each stage (each shard) finishes: the CLI's progress."""
     settings, _ = configure()
     run_id = run_id or runs.new_run_id(logical_date)
     with runs.exclusive(settings.layout, run_id):
@@ -196,8 +198,9 @@ def run_nightly(
         for stage in STAGES:
             labels = plan(shards) if stage in PER_SHARD else [None]
             for label in labels:
+                started = time.perf_counter()
                 try:
-                    in_fresh_process(
+                    counts = in_fresh_process(
                         run_stage,
                         stage,
                         logical_date,
@@ -211,12 +214,17 @@ def run_nightly(
                 except BaseException as exc:  # Ctrl-C too: the record says the run ended
                     record_failure(logical_date, run_id, stage, exc)
                     raise
+                if on_stage:
+                    on_stage(stage, label, counts, time.perf_counter() - started)
     return runs.read_run(settings.layout, run_id)
 
 
-def run_purge(logical_date: date, run_id: str | None = None, key: str | None = None) -> dict:
+def run_purge(
+    logical_date: date, run_id: str | None = None, key: str | None = None, compact: bool = False
+) -> dict:
     """The purge alone (kalido purge, the kalido_retention DAG), recorded as a run of its own;
-    it holds the home exclusively, under Airflow too (one task is the whole run)."""
+    it holds the home exclusively, under Airflow too (one task is the whole run). `compact`
+    (kalido purge --compact): remove every pending erasure's bytes now (see purge.py)."""
     settings, policy = configure(key)
     run_id = run_id or runs.new_run_id(logical_date).replace("cli__", "purge__", 1)
     with runs.exclusive(settings.layout, run_id):
@@ -225,7 +233,7 @@ def run_purge(logical_date: date, run_id: str | None = None, key: str | None = N
         runs.start_run(settings.layout, run_id, logical_date)
         started = time.perf_counter()
         try:
-            counts = purge(settings, policy, logical_date, run_id)
+            counts = purge(settings, policy, logical_date, run_id, compact=compact)
         except BaseException as exc:
             record_failure(logical_date, run_id, "purge", exc)
             raise

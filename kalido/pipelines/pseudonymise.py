@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"  # landing date -> the digests its Parquet file was written from
 SCHEMA_FILE = "schema.parquet"  # no rows: stg_browsing's columns when there is no partition
+# (event_id, event_time) of the raw rows pending an erasure's compaction: stg_browsing leaves them
+# out. Staged partitions mirror the raw files (pending rows included), so that an erasure rewrites
+# no partition the night it arrives; the compaction rewrites both (compact_staging).
+PENDING_FILE = "pending_removal.parquet"
 
 
 def check_key(settings: Settings) -> None:
@@ -166,19 +170,78 @@ def store_browsing(
         for day in [d for d in manifest if d <= logical_date.isoformat() and d not in signatures]:
             shutil.rmtree(_partition_file(directory, day).parent, ignore_errors=True)
             del manifest[day]
-        directory.mkdir(parents=True, exist_ok=True)
-        record = directory / f".{MANIFEST}.{os.getpid()}"
-        record.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(record, directory / MANIFEST)
+        _write_manifest(directory, manifest)
         open_staged_browsing(con, layout, logical_date, cutoff)
         return con.execute("select count(*) from stg_browsing").fetchone()[0]
+
+
+def _write_manifest(directory: Path, manifest: dict) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    record = directory / f".{MANIFEST}.{os.getpid()}"
+    record.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(record, directory / MANIFEST)
+
+
+def stored_signatures(settings: Settings, days: list[str]) -> dict[str, dict]:
+    """The signatures (see _partition_signatures) of some raw partitions as their files hold
+    them, rows pending an erasure's compaction included."""
+    with connect(spill_dir=settings.layout.spill) as con:
+        raw_browsing.open_view(con, settings.layout, stored=True, partitions=days)
+        return _partition_signatures(con, settings, date.max)
+
+
+def compact_staging(settings: Settings, events: pa.Table, before: dict[str, dict]) -> int:
+    """After a compaction rewrote the raw browsing files without the pending rows `events`
+    (_partition_date, event_id, event_time), rewrite the staged partitions of their days without
+    them too and drop the exclusion file; returns the partitions rewritten or removed.
+
+    A partition that mirrored its raw files before the compaction (its manifest entry equals
+    `before`, their signatures then) mirrors them after, so it takes their new signature and the
+    next pseudonymise reuses it; any other keeps its entry, and the next pseudonymise finds its
+    raw partition changed as it would have anyway."""
+    layout = settings.layout
+    directory = layout.browsing_partitions
+    manifest = _read_manifest(directory)
+    days = sorted({day.isoformat() for day in events.column("_partition_date").to_pylist()})
+    after = stored_signatures(settings, days)
+    done = 0
+    with connect(spill_dir=layout.spill) as con:
+        con.register("compacted_events", events)
+        for day in days:
+            path = _partition_file(directory, day)
+            if not path.exists():
+                continue
+            done += 1
+            if day not in after:  # raw holds nothing of the day any more
+                shutil.rmtree(path.parent)
+                manifest.pop(day, None)
+                continue
+            params = {"file": str(path), "partition_date": date.fromisoformat(day)}
+            copy_to_file(con, "pseudonymise/browsing_partition_compacted", path, params)
+            stored = manifest.get(day)
+            if isinstance(stored, dict) and stored.get("rows") == before.get(day, {}).get("rows"):
+                manifest[day] = after[day]
+    _write_manifest(directory, manifest)
+    (directory / PENDING_FILE).unlink(missing_ok=True)
+    return done
+
+
+def _write_pending(con: duckdb.DuckDBPyConnection, layout: Layout) -> None:
+    """The exclusion file of stg_browsing (PENDING_FILE), none while nothing is pending."""
+    path = layout.browsing_partitions / PENDING_FILE
+    pending = raw_browsing.pending_table(con)
+    if pending is None:
+        path.unlink(missing_ok=True)
+        return
+    copy_to_file(con, "pseudonymise/browsing_pending", path, {}, {"pending": pending})
 
 
 def open_staged_browsing(
     con: duckdb.DuckDBPyConnection, layout: Layout, logical_date: date, cutoff
 ) -> None:
     """Make stg_browsing (pseudonymised browsing up to the logical date) readable on `con`:
-    a temporary view over the partitions the last pseudonymise of that date recorded."""
+    a temporary view over the partitions the last pseudonymise of that date recorded, less the
+    rows pending an erasure's compaction."""
     directory = layout.browsing_partitions
     try:
         manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
@@ -190,7 +253,12 @@ def open_staged_browsing(
     # The empty file last: DuckDB estimates a file list's rows from its first file, and an
     # estimate of 0 makes the joins build their hash tables on the browsing side.
     files = [_partition_file(directory, day) for day in days] + [directory / SCHEMA_FILE]
-    run_sql(con, "pseudonymise/browsing_view", {"files": [str(f) for f in files], "cutoff": cutoff})
+    params = {"files": [str(f) for f in files], "cutoff": cutoff}
+    pending = directory / PENDING_FILE
+    if pending.exists():
+        run_sql(con, "pseudonymise/browsing_view_pending", {**params, "pending": str(pending)})
+    else:
+        run_sql(con, "pseudonymise/browsing_view", params)
 
 
 def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
@@ -203,7 +271,8 @@ def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id:
     cutoff = day_end_utc(logical_date, policy.business_timezone)
     with connect(work_db, timezone=policy.business_timezone) as con:
         attach(con, layout.raw_db, "raw")
-        raw_browsing.open_view(con, layout)
+        # The files as stored: an erasure pending its compaction changes no signature.
+        raw_browsing.open_view(con, layout, stored=True)
         signatures = _partition_signatures(con, settings, logical_date)
         changed, shrunk = _plan(
             signatures, _read_manifest(layout.browsing_partitions), layout.browsing_partitions
@@ -224,6 +293,7 @@ def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id:
                 "changed_files": [str(f) for f in raw_browsing.files(layout, changed)],
             },
         )
+        _write_pending(con, layout)
         counts = {
             table: con.execute(f"select count(*) from {table}").fetchone()[0]
             for table in (

@@ -1,9 +1,20 @@
 """Purge: erasures, resurrection suppression and retention, deleting physically in every store.
 
 Runs in the nightly run right after ingest (so an erasure received today is applied before anything
-is derived from the data) and on its own as `kalido purge --date D` / the kalido_retention DAG.
-DuckDB DELETE leaves the old bytes in the database file, so a database that lost rows is rebuilt
-into a new file and swapped in; landing and feed files are rewritten whole.
+is derived from the data) and on its own as `kalido purge --date D [--compact]` / the
+kalido_retention DAG.
+
+Erasure is immediate in effect and batched in bytes (issue 25). The night a request arrives, the
+person's rows are deleted from the raw tables and their browsing rows become pending
+(raw_browsing.py), which every reader leaves out, so nothing derived, published or exported holds
+them from that run on; feeds, subject-access exports and logs lose them at once too (small files).
+The bytes left in the retained files (restricted/raw.duckdb, raw browsing and landing files, the
+staged browsing partitions, the legal archive) go in a compaction, which rewrites those files once
+for every erasure pending: on demand (`compact`), or when the earliest pending due date less the
+policy's erasure_compaction_lead_days is reached. DuckDB DELETE leaves the old bytes in the
+database file, so the compaction rebuilds the database into a new file and swaps it in; landing
+and browsing files are rewritten whole. Retention removes bytes at once, as before: an expired
+customer is due the same night, and a rule's deleted rows rebuild the database the same night.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ import os
 import shutil
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -23,12 +34,13 @@ import pyarrow as pa
 
 from kalido import raw_browsing
 from kalido.config import ConfigError, Layout, Settings
-from kalido.db import attach, connect, rebuild_database, run_sql
+from kalido.db import attach, connect, in_fresh_process, rebuild_database, run_sql
 from kalido.email_feed import refresh_latest
 from kalido.pipelines import ads, objectstore, runs, unchanged
-from kalido.pipelines.pseudonymise import assign_pseudonyms
+from kalido.pipelines.pseudonymise import assign_pseudonyms, compact_staging, stored_signatures
 from kalido.policy import Policy
 from kalido.rewrite import Needles, rewrite_feed_dir, rewrite_file
+from kalido.shards import shards_dir
 from kalido.suppression import request_pseudonym, suppression_secret, suppression_tag
 from kalido.timewindow import day_end_utc
 
@@ -87,6 +99,7 @@ class Report:
 
 
 def _table_counts(con: duckdb.DuckDBPyConnection, catalog: str = "") -> dict[str, int]:
+    """Rows per table, but for the pending_ bookkeeping of the compaction (not a store's rows)."""
     names = [
         r[0]
         for r in con.execute(
@@ -97,7 +110,11 @@ def _table_counts(con: duckdb.DuckDBPyConnection, catalog: str = "") -> dict[str
         ).fetchall()
     ]
     prefix = f"{catalog}." if catalog else ""
-    return {n: con.execute(f"select count(*) from {prefix}{n}").fetchone()[0] for n in names}
+    return {
+        n: con.execute(f"select count(*) from {prefix}{n}").fetchone()[0]
+        for n in names
+        if not n.startswith("pending_")
+    }
 
 
 def _suppressed(con: duckdb.DuckDBPyConnection, new: pa.Table, secret: bytes) -> pa.Table:
@@ -126,7 +143,12 @@ def _since(policy: Policy, store: str, clock: str, cutoff: datetime) -> datetime
 
 
 def _purge_restricted(
-    settings: Settings, policy: Policy, logical_date: date, run_id: str, report: Report
+    settings: Settings,
+    policy: Policy,
+    logical_date: date,
+    run_id: str,
+    report: Report,
+    compact: bool,
 ) -> dict:
     layout = settings.layout
     tz = policy.business_timezone
@@ -147,8 +169,9 @@ def _purge_restricted(
     summary: dict = {}
     with connect(layout.raw_db, timezone=tz) as con:
         attach(con, archive_path, "archive", read_only=False)
-        raw_browsing.open_view(con, layout, removable=True)
         run_sql(con, "purge/create_tables")
+        run_sql(con, "purge/bytes_removed_column")
+        raw_browsing.open_view(con, layout, removable=True)
         con.create_function(
             "kalido_request_pid",
             partial(request_pseudonym, secret),
@@ -183,7 +206,6 @@ def _purge_restricted(
         # (needle, reason class): the feeds' removals.csv names the removed by reason class.
         feed_reasons = dict(run_sql(con, "purge/feed_exclusions", params).fetchall())
         feed_needles = Needles({"customer": frozenset(feed_reasons)})
-        files = run_sql(con, "purge/files_to_rewrite").fetchall()
         tags = con.execute(
             "select distinct domain, raw_id from target_ids"
             " where reason in ('erasure', 'suppressed')"
@@ -192,8 +214,17 @@ def _purge_restricted(
         run_sql(con, "purge/archive_targets", params)
         archived_after = _table_counts(con, "archive")
         con.begin()
+        # In effect tonight; the bytes wait for the compaction (which may be tonight's).
+        run_sql(con, "purge/files_to_rewrite")
+        run_sql(
+            con,
+            "purge/pending_targets",
+            {"logical_date": logical_date, "due_months": policy.request_due_months},
+        )
+        pending_before = _pending_rows(con)
         run_sql(con, "purge/delete_targets")
-        _rewrite_landing(con, layout, files, needles, logical_date, report)
+        report.add("raw_browsing", rows_removed=_pending_rows(con) - pending_before)
+        in_effect = _table_counts(con)
         # Before the ledger's own retention: the ledger says which files were ingested when.
         _expire_landing(
             con, layout, _since(policy, "landing_files", "ingested", cutoff).date(), report
@@ -223,19 +254,74 @@ def _purge_restricted(
         _suppress(con, secret, tags, logical_date)
         _complete_erasures(con, per_target, logical_date, run_id)
         con.commit()
+        # A retention rule's deletes leave the database tonight, as they always did.
+        retained_rows_deleted = any(in_effect[t] > after.get(t, 0) for t in in_effect)
+        due = run_sql(con, "purge/compaction_due").fetchone()[0]
+        lead = timedelta(days=policy.erasure_compaction_lead_days)
+        compacting = compact or (due is not None and due - lead <= logical_date)
+        if compacting:
+            con.begin()
+            _compact(con, settings, logical_date, report)
+            con.commit()
+            due = None
         summary = {
             "erased_customers": targets.get("erasure", 0),
             "suppressed_customers": targets.get("suppressed", 0),
             "expired_customers": targets.get("expired", 0),
             "suppressed_identifiers": len(suppressed),
+            "compacted": compacting,
+            "bytes_pending_due_on": due.isoformat() if due else None,
         }
-    if any(report.stores[t]["rows_removed"] for t in before):
-        rebuild_database(layout.raw_db, keep_row_order=False)
-    _purge_archive(policy, archive_path, cutoff, report)
+        erasures = run_sql(con, "purge/erasure_bytes")
+        names = [column[0] for column in erasures.description]
+        summary["_erasures"] = [dict(zip(names, row, strict=True)) for row in erasures.fetchall()]
+    if compacting or retained_rows_deleted:
+        # In a fresh process: one that read the erased values could leave some of its stale
+        # buffer memory in the unused tails of the new file's blocks.
+        in_fresh_process(rebuild_database, layout.raw_db, False)
+    if compacting:
+        # The stages that read the staged partitions while they still held pending rows (gate,
+        # features, ads) wrote these files: copied, they keep values only.
+        derived = [layout.work_db, *sorted(shards_dir(layout).glob("*.duckdb"))]
+        for path in [p for p in derived if p.is_file()]:
+            in_fresh_process(rebuild_database, path)
+    _purge_archive(policy, archive_path, cutoff, report, rebuild=compacting)
     summary["_needles"] = needles
     summary["_feed_needles"] = feed_needles
     summary["_feed_reasons"] = feed_reasons
     return summary
+
+
+def _pending_rows(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("select count(*) from pending_browsing_rows").fetchone()[0]
+
+
+def _compact(con, settings: Settings, logical_date: date, report: Report) -> None:
+    """Remove the bytes of everything pending from the files that hold them: landing files,
+    raw browsing files and staged browsing partitions (the caller then rebuilds the databases).
+    Each file is rewritten once for every erasure pending: what batching saves."""
+    layout = settings.layout
+    events = con.execute(
+        "select _partition_date, event_id, event_time from pending_browsing_rows"
+    ).to_arrow_table()
+    days = sorted({day.isoformat() for day in events.column("_partition_date").to_pylist()})
+    signatures = stored_signatures(settings, days)
+    files = run_sql(con, "purge/compaction_files").fetchall()
+    needles = _needles(con, "select distinct domain, needle from pending_needles")
+    _rewrite_landing(con, layout, files, needles, logical_date, report)
+    con.execute(
+        "insert into raw_browsing_removed"
+        " select _partition_date, _file_id, _row from pending_browsing_rows"
+    )
+    rewritten = raw_browsing.rewrite_removed(con, layout)
+    # Their rows were counted as removed the night they became pending.
+    report.add(
+        "raw_browsing",
+        files_removed=rewritten.files_removed,
+        files_rewritten=rewritten.files_rewritten,
+    )
+    report.add("browsing_partitions", files_rewritten=compact_staging(settings, events, signatures))
+    run_sql(con, "purge/compaction_done", {"logical_date": logical_date})
 
 
 def _needles(con: duckdb.DuckDBPyConnection, sql: str) -> Needles:
@@ -338,7 +424,11 @@ def _complete_erasures(con, per_target: dict, logical_date: date, run_id: str) -
         )
 
 
-def _purge_archive(policy: Policy, path: Path, cutoff: datetime, report: Report) -> None:
+def _purge_archive(
+    policy: Policy, path: Path, cutoff: datetime, report: Report, rebuild: bool
+) -> None:
+    """The archive's retention; rebuilt when it lost rows, or by a compaction (the purge that
+    archived an erased customer's invoice data had read the rest of their data)."""
     with connect(path) as con:
         before = _table_counts(con)
         run_sql(
@@ -348,8 +438,8 @@ def _purge_archive(policy: Policy, path: Path, cutoff: datetime, report: Report)
         )
         removed = sum(before.values()) - sum(_table_counts(con).values())
     report.add("legal_archive", rows_removed=removed)
-    if removed:
-        rebuild_database(path)
+    if removed or rebuild:
+        in_fresh_process(rebuild_database, path)
 
 
 def _file_time(path: Path) -> datetime:
@@ -368,15 +458,17 @@ def _expire_by_mtime(root: Path, since: datetime, store: str, report: Report) ->
             folder.rmdir()
 
 
-def _purge_files(
+def _purge_exports(
     layout: Layout,
     policy: Policy,
     logical_date: date,
     needles: Needles,
     feed_needles: Needles,
     report: Report,
-    feed_reasons: dict[str, str] | None = None,
+    feed_reasons: dict[str, str] | None,
 ) -> None:
+    """Feeds, ad-server and subject-access exports: at once for the erased (they are published),
+    after their period for the rest."""
     cutoff = day_end_utc(logical_date, policy.business_timezone)
     # Email feeds: old ones go whole; the rest lose the rows of people who may no longer get them.
     feed_root = layout.email_feed
@@ -404,6 +496,19 @@ def _purge_files(
             if generated < access_since or needles.matches("customer", customer_id):
                 path.unlink()
                 report.add("subject_access_exports", files_removed=1)
+
+
+def _purge_files(
+    layout: Layout,
+    policy: Policy,
+    logical_date: date,
+    needles: Needles,
+    feed_needles: Needles,
+    report: Report,
+    feed_reasons: dict[str, str] | None = None,
+) -> None:
+    cutoff = day_end_utc(logical_date, policy.business_timezone)
+    _purge_exports(layout, policy, logical_date, needles, feed_needles, report, feed_reasons)
     # Tracebacks can quote values: an erased person's go at once, the rest after their period.
     logs = layout.restricted / "logs"
     if logs.is_dir():
@@ -444,13 +549,17 @@ def _purge_files(
         _expire_by_mtime(layout.home / folder, since, store, report)
 
 
-def purge(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
-    """Apply erasures, suppression and every retention rule as of the logical date."""
+def purge(
+    settings: Settings, policy: Policy, logical_date: date, run_id: str, compact: bool = False
+) -> dict:
+    """Apply erasures, suppression and every retention rule as of the logical date; `compact`:
+    remove the bytes of every pending erasure tonight, whatever their due dates."""
     layout = settings.layout
     report = Report()
-    summary = _purge_restricted(settings, policy, logical_date, run_id, report)
+    summary = _purge_restricted(settings, policy, logical_date, run_id, report, compact)
     needles, feed_needles = summary.pop("_needles"), summary.pop("_feed_needles")
     feed_reasons = summary.pop("_feed_reasons")
+    erasures = summary.pop("_erasures")
     _purge_files(layout, policy, logical_date, needles, feed_needles, report, feed_reasons)
     if settings.export_url:  # the bucket's feeds follow the local ones at once
         objectstore.mirror_exports(settings, warehouse=False)
@@ -458,7 +567,9 @@ def purge(settings: Settings, policy: Policy, logical_date: date, run_id: str) -
     path = layout.home / "reports" / "purge" / f"{logical_date}__{runs.file_stem(run_id)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"logical_date": logical_date.isoformat(), "run_id": run_id, **summary}
-    path.write_text(json.dumps({**document, "stores": stores}, indent=2), encoding="utf-8")
+    # Every erasure of the request log (by request pseudonym) with the day its bytes were gone.
+    document = {**document, "stores": stores, "erasures": erasures}
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
     with connect(layout.raw_db) as con:
         con.execute("delete from purge_log where run_id = $r", {"r": run_id})
         for store, counts in stores.items():

@@ -254,10 +254,22 @@ def _published_warehouse(record: dict) -> bool:
     )
 
 
-def _erasure(row: dict, records: list[dict], by_id: dict, purge_reports) -> dict:
+def _bytes_removed_on(purge_reports) -> dict[str, str]:
+    """Request pseudonym -> the day its erasure's bytes were gone from every retained file, as
+    the newest purge report lists every erasure of the request log (see purge.py)."""
+    if not purge_reports:
+        return {}
+    try:
+        listed = json.loads(purge_reports[-1][1].read_text(encoding="utf-8")).get("erasures")
+    except (OSError, ValueError):
+        return {}
+    return {e["request"]: e["bytes_removed_on"] for e in listed or [] if e.get("bytes_removed_on")}
+
+
+def _erasure(row: dict, records: list[dict], by_id: dict, purge_reports, bytes_removed) -> dict:
     """When an erased person left the outputs (the first warehouse and feed published from the
-    purged stores) and when their bytes were gone from the restricted zone (the purge that
-    completed the request deleted them and rebuilt the files: its report)."""
+    purged stores), the purge that deleted them in effect (its report) and when their bytes were
+    gone from every retained file (the compaction after it, issue 25)."""
     run = by_id.get(row["run_id"])
     report = next(
         (p for _, p in purge_reports if p.name.endswith(f"__{runs.file_stem(row['run_id'])}.json")),
@@ -271,11 +283,13 @@ def _erasure(row: dict, records: list[dict], by_id: dict, purge_reports) -> dict
         "purged_on": report.name[:10] if report else None,
         "purge_report": report.name if report else None,
         "suppressed_from_outputs_on": suppressed,
+        "bytes_removed_on": bytes_removed.get(row["request_pid"]),
     }
 
 
 def _requests(con, params, policy, records, by_id, purge_reports, as_of) -> dict:
     logged = _rows(run_sql(con, "report/requests", params))
+    bytes_removed = _bytes_removed_on(purge_reports)
     listed = []
     for row in logged:
         entry = {
@@ -291,7 +305,7 @@ def _requests(con, params, policy, records, by_id, purge_reports, as_of) -> dict
             "run_id": row["run_id"],
         }
         if row["type"] == "erasure" and row["completed_on"]:
-            entry["erasure"] = _erasure(row, records, by_id, purge_reports)
+            entry["erasure"] = _erasure(row, records, by_id, purge_reports, bytes_removed)
         listed.append(entry)
     listed.sort(key=lambda e: (REQUEST_STATES.index(e["state"]), e["received_on"], e["request"]))
     totals: dict[str, Counter] = defaultdict(Counter)

@@ -3,7 +3,8 @@
 Erasure, objection, restriction and rectification are applied by the purge stage (before anything
 is derived); access and portability need the profile and recommendations, so they are answered
 here, before publish. `check_requests` runs last and fails the run when a request is overdue or
-failed, after the warehouse and feed are published.
+failed, or an erasure's bytes outlive its due date (request_log.bytes_removed_on, see purge.py),
+after the warehouse and feed are published.
 """
 
 from __future__ import annotations
@@ -203,6 +204,7 @@ def request_status(settings: Settings, logical_date: date, run_id: str) -> dict:
                     "overdue",
                     "completed_late",
                     "failed",
+                    "bytes_overdue",
                     "reused_ids",
                 ),
                 con.execute("select * from request_counts").fetchone(),
@@ -214,12 +216,13 @@ def request_status(settings: Settings, logical_date: date, run_id: str) -> dict:
 
 
 def check_requests(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
-    """Fail the run (after publish) when a request is overdue, was answered late or failed."""
+    """Fail the run (after publish) when a request is overdue, was answered late or failed, or
+    an erasure's bytes are still in some retained file past its due date."""
     status = request_status(settings, logical_date, run_id)
     if status["attention"]:
         raise RequestsNeedAttention(
             f"{status['overdue']} overdue, {status['completed_late']} answered late, "
-            f"{status['failed']} failed, {status['reused_ids']} request ids reused: "
-            f"{', '.join(status['attention'][:20])}"
+            f"{status['failed']} failed, {status['bytes_overdue']} erasures with bytes past due, "
+            f"{status['reused_ids']} request ids reused: {', '.join(status['attention'][:20])}"
         )
     return status

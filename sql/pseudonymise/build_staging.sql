@@ -156,7 +156,7 @@ snapshot_rows as (
             partition by p.product_id order by p.updated_at desc nulls last, p._row desc
         ) as version_rank
     from raw.raw_products as p
-    inner join latest_snapshot as s on p._partition_date = s.snapshot_date
+    inner join latest_snapshot as s on s.snapshot_date = p._partition_date
 )
 select
     product_id,

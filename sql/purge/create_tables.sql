@@ -14,3 +14,10 @@ create table if not exists purge_log (
     rows_removed bigint not null, files_removed bigint not null, files_rewritten bigint not null,
     rows_archived bigint not null
 );
+-- What the next compaction removes from the files (issue 25; raw browsing rows: see
+-- raw_browsing.py): the needles to look for in landing files, with the date their bytes are due
+-- (the compaction runs a policy lead before the earliest), and the landing files holding them.
+create table if not exists pending_needles (
+    domain varchar not null, needle varchar not null, due_on date not null
+);
+create table if not exists pending_landing_files (file_id varchar primary key);

@@ -1,5 +1,6 @@
--- Every row of the targets in the restricted zone (the file is rebuilt afterwards: DELETE alone
--- leaves the old bytes in the database file; browsing files are rewritten without the rows).
+-- Every row of the targets in the restricted zone, in effect: DELETE leaves the old bytes in the
+-- database file and browsing rows only become pending (their files keep them), until the next
+-- compaction rebuilds the file and rewrites the browsing files (purge.py).
 delete from raw_customers
 where customer_id in (select raw_id from target_ids where domain = 'customer');
 
@@ -9,8 +10,8 @@ where customer_id in (select raw_id from target_ids where domain = 'customer');
 delete from raw_requests
 where customer_id in (select raw_id from target_ids where domain = 'customer');
 
-insert into raw_browsing_removed
-select _partition_date, _file_id, _row
+insert into pending_browsing_rows
+select _partition_date, _file_id, _row, event_id, event_time
 from raw_browsing
 where
     customer_id in (select raw_id from target_ids where domain = 'customer')
@@ -32,5 +33,5 @@ delete from raw_quarantine where rowid in (select quarantine_row from target_qua
 -- Every key version: an old version must not keep the link either.
 delete from id_pseudonyms
 where rowid in (
-    select p.rowid from id_pseudonyms as p inner join target_ids as t using (domain, raw_id)
+    select p.rowid from id_pseudonyms as p inner join target_ids using (domain, raw_id)
 );

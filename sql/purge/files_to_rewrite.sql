@@ -1,4 +1,5 @@
--- Landing files that hold a row of a target (lineage: every raw row keeps its _file_id).
+-- Landing files that hold a row of a target (lineage: every raw row keeps its _file_id), rewritten
+-- by the next compaction.
 with hit_files as (
     select _file_id from raw_customers
     where customer_id in (select raw_id from target_ids where domain = 'customer')
@@ -27,8 +28,8 @@ with hit_files as (
     union
     select _file_id from target_quarantine
 )
-select l.file_id, l.source, l.path
+insert or ignore into pending_landing_files
+select l.file_id
 from ingest_ledger as l
 inner join hit_files as h on h._file_id = l.file_id
-where l.removed_on is null
-order by l.path;
+where l.removed_on is null;

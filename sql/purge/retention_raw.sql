@@ -65,12 +65,17 @@ delete from id_pseudonyms
 where
     not (domain = 'customer' and raw_id in (
         select customer_id from raw_customers
-        union select customer_id from raw_orders
-        union select customer_id from raw_requests
-        union select customer_id from raw_browsing where customer_id is not null
-        union select subject_id from raw_consents where subject_type = 'customer'
+        union
+        select customer_id from raw_orders
+        union
+        select customer_id from raw_requests
+        union
+        select customer_id from raw_browsing where customer_id is not null
+        union
+        select subject_id from raw_consents where subject_type = 'customer'
     ))
     and not (domain = 'cookie' and raw_id in (
         select cookie_id from raw_browsing
-        union select subject_id from raw_consents where subject_type = 'cookie'
+        union
+        select subject_id from raw_consents where subject_type = 'cookie'
     ));

@@ -45,7 +45,8 @@ with visits as (
     inner join cookie_pids as k on k.raw_id = b.cookie_id
     left join customer_pids as c on c.raw_id = b.customer_id
     left join cookie_owner as o on o.cookie_pid = k.pid
-    group by 1
+    -- By position: the name pid would bind to c.pid, not to the CASE.
+    group by 1  -- noqa: AM06
 ),
 logins as (
     select c.pid, max(coalesce(greatest(r.last_login_at, r.created_at), r.updated_at)) as active_at
@@ -61,8 +62,10 @@ purchases as (
 ),
 activity as (
     select pid, active_at from visits where pid is not null
-    union all select pid, active_at from logins
-    union all select pid, active_at from purchases
+    union all
+    select pid, active_at from logins
+    union all
+    select pid, active_at from purchases
 )
 select pid, max(active_at) as last_activity_at
 from activity

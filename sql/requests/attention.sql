@@ -1,6 +1,8 @@
--- Requests past their due date and still open, answered late by this run, or failed; and request
--- ids reused by another request in the last month (quarantined at ingest: the DPO must answer the
--- second request by hand). Named by request pseudonym, or by the file and line of the conflict.
+-- Requests past their due date and still open, answered late by this run, or failed; erasures in
+-- effect whose bytes are still in some retained file past their due date (issue 25: a compaction
+-- should have run); and request ids reused by another request in the last month (quarantined at
+-- ingest: the DPO must answer the second request by hand). Named by request pseudonym, or by the
+-- file and line of the conflict.
 create or replace temp table reused_request_ids as
 select q._file_id, q._row
 from raw_quarantine as q
@@ -17,6 +19,10 @@ where
     (status = 'open' and $logical_date > due_on)
     or (status = 'completed' and run_id = $run_id and completed_on > due_on)
     or status = 'failed'
+    or (
+        type = 'erasure' and status = 'completed' and bytes_removed_on is null
+        and $logical_date > due_on
+    )
 union all
 select 'request id reused: file ' || _file_id || ' line ' || _row
 from reused_request_ids
@@ -31,5 +37,10 @@ select
     count(*) filter (where status = 'completed' and run_id = $run_id and completed_on > due_on)
         as completed_late,
     count(*) filter (where status = 'failed') as failed,
+    count(*) filter (
+        where
+        type = 'erasure' and status = 'completed' and bytes_removed_on is null
+        and $logical_date > due_on
+    ) as bytes_overdue,
     (select count(*) from reused_request_ids) as reused_ids
 from request_log;
