@@ -75,6 +75,8 @@ class RecommenderTuning:
     diversity_decay: float
     diversity_max_share: float
     category_prior: float
+    trend_weight: float
+    trend_half_life_days: float
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
@@ -87,6 +89,20 @@ class RecommenderTuning:
             raise ConfigError("policy: profiling.recommender.diversity_decay must be in (0, 1]")
         if self.diversity_max_share > 1:
             raise ConfigError("policy: profiling.recommender.diversity_max_share must be in [0, 1]")
+        if self.trend_half_life_days <= 0:
+            raise ConfigError("policy: profiling.recommender.trend_half_life_days must be > 0")
+
+
+# The recommender's weights that depend on the shop, which the nightly self-check may learn from
+# the log (features/holdout.py); half_life_days is the recommender's decay (its prior:
+# interest_half_life_days).
+LEARNABLE_WEIGHTS = (
+    "half_life_days",
+    "trend_half_life_days",
+    "profile_weight",
+    "trend_weight",
+    "repeat_weight",
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,7 @@ class Profiling:
     quality_sample_users: int
     ignored_order_statuses: tuple[str, ...]
     recommender: RecommenderTuning
+    learned_weights: tuple[str, ...] = ()  # LEARNABLE_WEIGHTS learned nightly, policy as prior
 
 
 @dataclass(frozen=True)
@@ -231,6 +248,9 @@ class Policy:
     business_timezone: str
     age_limit: int
     request_due_months: int
+    # Erasure bytes are removed in a compaction this many days before the earliest pending
+    # erasure is due (issue 25; purge.py).
+    erasure_compaction_lead_days: int
     purposes: MappingProxyType
     profiling: Profiling
     email_feed: EmailFeed
@@ -316,6 +336,21 @@ def _store(name: str, spec: dict[str, Any]) -> RetentionStore:
     )
 
 
+def _learned_weights(names: Any) -> tuple[str, ...]:
+    if not isinstance(names, list) or any(name not in LEARNABLE_WEIGHTS for name in names):
+        raise ConfigError(
+            "policy: profiling.learned_weights must list some of " + ", ".join(LEARNABLE_WEIGHTS)
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _lead_days(value: Any) -> int:
+    # 0 compacts on the due date itself; more than a month would compact the night of the request.
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 28:
+        raise ConfigError("policy: erasure_compaction_lead_days must be an integer from 0 to 28")
+    return value
+
+
 def load_policy(path: Path | None = None) -> Policy:
     """Read and validate the policy file; any defect is a ConfigError with a one-line message."""
     path = path or DEFAULT_POLICY_PATH
@@ -332,13 +367,15 @@ def load_policy(path: Path | None = None) -> Policy:
         profiling = Profiling(
             purpose=str(prof["purpose"]),
             ignored_order_statuses=_order_statuses(prof["ignored_order_statuses"]),
+            learned_weights=_learned_weights(prof.get("learned_weights") or []),
             recommender=RecommenderTuning(
                 **{name: tuning[name] for name in RecommenderTuning.__dataclass_fields__}
             ),
             **{
                 name: _positive_int("profiling", prof, name)
                 for name in Profiling.__dataclass_fields__
-                if name not in ("purpose", "recommender", "ignored_order_statuses")
+                if name
+                not in ("purpose", "recommender", "ignored_order_statuses", "learned_weights")
             },
         )
         email_feed = EmailFeed(
@@ -352,6 +389,7 @@ def load_policy(path: Path | None = None) -> Policy:
             business_timezone=str(raw["business_timezone"]),
             age_limit=_positive_int("policy", raw, "age_limit"),
             request_due_months=_positive_int("policy", raw, "request_due_months"),
+            erasure_compaction_lead_days=_lead_days(raw.get("erasure_compaction_lead_days", 7)),
             purposes=MappingProxyType(purposes),
             profiling=profiling,
             email_feed=email_feed,

@@ -21,6 +21,9 @@ USER_CHUNK = 16_384  # users scored together: bounds the candidate arrays' memor
 # of the keys is held sorted and unsorted at once (halves: 3.4 GB at bench-recs, window 10).
 SUPPORT_PARTS = 4
 TOP_CATEGORIES = 3  # a user's categories whose popular products blend into their list
+# A person's event counts in the trends for this many half-lives (its weight is 1/16 by then), and
+# k is counted among the people of that horizon: a trend is what at least k people did lately.
+TREND_HALF_LIVES = 4.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class RecParams:
     diversity_max_share: float = 0.0  # a category's free share of a list: the user's interest
     # in it, at most this (0: the penalty starts at every category's second product)
     category_prior: float = 20.0  # pseudo-counts spread over the category in similar lists
+    trend_weight: float = 0.0  # the trend model's weight (what is rising in the top categories)
+    trend_half_life_days: float = 3.0  # decay of a person's event in the trend counts
 
 
 @dataclass
@@ -76,7 +81,8 @@ class Similarity:
     indptr: np.ndarray
     indices: np.ndarray  # int32 similar product
     scores: np.ndarray  # float64
-    popularity: np.ndarray | None = None  # per product, in people: the fallbacks' ranking
+    popularity: np.ndarray | None = None  # per product, in people: the profile model's ranking
+    trend: np.ndarray | None = None  # per product, recent people held to k (trending())
 
     def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(product, similar product, score, rank from 1) as flat arrays."""
@@ -88,7 +94,8 @@ class Similarity:
 
 @dataclass
 class Fallback:
-    """Popular products per category and overall (in-stock, by the similarity's popularity)."""
+    """Products per category and overall, in stock, best first by `popularity` (all-time for the
+    profile model; trending, then all-time, for the trend model and the fill)."""
 
     popularity: np.ndarray
     top: np.ndarray  # the overall ranking, deep enough for any user
@@ -249,7 +256,11 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     src, dst, score = src[top], dst[top], score[top]
     indptr = np.r_[0, np.cumsum(np.bincount(src, minlength=n_items))].astype(np.int64)
     return Similarity(
-        indptr=indptr, indices=dst.astype(np.int32), scores=score, popularity=audience
+        indptr=indptr,
+        indices=dst.astype(np.int32),
+        scores=score,
+        popularity=audience,
+        trend=trending(events, params),
     )
 
 
@@ -307,13 +318,36 @@ def _two_hop(src, dst, count, n_items: int, params: RecParams):
 
 def _audience(events: Interactions, params: RecParams) -> np.ndarray:
     """Popularity in people: per product, each user counts at most once, less when long ago."""
+    return _people(events.item, events.user, events.age_days, params.half_life_days, events)[0]
+
+
+def _people(item, user, age_days, half_life, events: Interactions):
+    """(decayed people, distinct people) per product: each user counts at most once."""
     per_user = sp.csr_matrix(
-        (np.exp2(-events.age_days / params.half_life_days), (events.item, events.user)),
+        (np.exp2(-age_days / half_life), (item, user)),
         shape=(events.n_items, max(events.n_users, 1)),
     )
     per_user.sum_duplicates()
-    rows = np.repeat(np.arange(events.n_items), np.diff(per_user.indptr))
-    return np.bincount(rows, weights=np.minimum(per_user.data, 1.0), minlength=events.n_items)
+    counts = np.diff(per_user.indptr)
+    rows = np.repeat(np.arange(events.n_items), counts)
+    weight = np.bincount(rows, weights=np.minimum(per_user.data, 1.0), minlength=events.n_items)
+    return weight, counts
+
+
+def trending(events: Interactions, params: RecParams) -> np.ndarray:
+    """What is rising: per product, the people of its last TREND_HALF_LIVES half-lives, each
+    once and decayed by `trend_half_life_days`; 0 below `min_users` distinct people (k), so a
+    trend never shows what fewer than k people did."""
+    recent = events.age_days < TREND_HALF_LIVES * params.trend_half_life_days
+    weight, people = _people(
+        events.item[recent],
+        events.user[recent],
+        events.age_days[recent],
+        params.trend_half_life_days,
+        events,
+    )
+    weight[people < params.min_users] = 0.0
+    return weight
 
 
 def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -441,14 +475,14 @@ def recommend(
     """`per_user` products per user (every user code in range), with a reason each.
 
     Scores = the user's strongest recent products (recency-weighted, sparse user × product)
-    times the sparse top-K similarity, plus the products the user viewed lately, boosted by
-    the user's category affinity; then popular products of the user's top category, then popular
-    products overall, so lists are full. Nothing excluded (excluded_pairs: bought, or viewed
-    lately), nothing out of stock; a soft diversity penalty keeps one category from filling a
-    list. The `because_viewed` reason is looked up only for the final products. A user's list
-    depends only on their own history and on `sim` (whose popularity, counted over every user,
-    ranks the fallbacks; without it, the popularity over `history`), so users can be scored in
-    shards.
+    times the sparse top-K similarity, plus the products the user viewed lately, blended with
+    the popular and the trending products of the user's top categories; then what is trending in
+    the user's top category, then overall (then popular), so lists are full. Nothing excluded
+    (excluded_pairs: bought, or viewed lately), nothing out of stock; a soft diversity penalty
+    keeps one category from filling a list. The `because_viewed` reason is looked up only for
+    the final products. A user's list depends only on their own history and on `sim` (whose
+    popularity and trends, counted over every user, rank the category models and the fallbacks;
+    without them, those over `history`), so users can be scored in shards.
     """
     n_users, n_items, n_cats = history.n_users, history.n_items, catalogue.n_categories
     if n_users == 0:
@@ -480,33 +514,21 @@ def recommend(
     profile = (
         signal @ _csr(np.arange(n_items), cat_of, np.ones(n_items), (n_items, n_cats))
     ).tocsr()
-    # Fallbacks: recency-weighted popularity of in-stock products, per category and overall;
-    # the overall list is deep enough that a user's own and recently bought products cannot
-    # empty it.
     # From the similarity's side (every user), so a user's list depends only on their history.
     popularity = item_popularity(history, params) if sim.popularity is None else sim.popularity
+    trend = trending(history, params) if sim.trend is None else sim.trend
     stock = np.flatnonzero(in_stock)
-    # Every in-stock product, so that no user's list depends on the other users scored with it.
-    depth = len(stock)
-    global_top = stock[
-        _top_per_row(np.zeros(len(stock), np.int32), popularity[stock], stock, depth)
-    ]
-    cat_top = stock[_top_per_row(cat_of[stock], popularity[stock], stock, params.per_user)]
-    in_cat_top = np.zeros(n_items, dtype=bool)
-    in_cat_top[cat_top] = True
-    cat_indptr = np.r_[0, np.cumsum(np.bincount(cat_of[cat_top], minlength=n_cats))]
-    cat_width = int(np.diff(cat_indptr).max(initial=0))
-    cat_lists = np.full((n_cats, cat_width), -1, dtype=np.int64)
-    cat_rows = np.repeat(np.arange(n_cats), np.diff(cat_indptr))
-    cat_lists[cat_rows, np.arange(len(cat_top)) - cat_indptr[cat_rows]] = cat_top
-    cat_total = np.bincount(cat_of[stock], weights=popularity[stock], minlength=n_cats)
-    share = popularity / np.maximum(cat_total[cat_of], 1e-300)
-    fallback = Fallback(popularity, global_top, in_cat_top, cat_lists, cat_of, share)
+    popular = _ranking(popularity, popularity, cat_of, stock, n_cats, params.per_user)
+    # Trending first, then (for the products no k people did anything with lately) all-time
+    # popularity, far below any trend: what fills a short list and what the trend model ranks.
+    fill_order = trend / max(float(trend.max(initial=0.0)), 1e-300)
+    fill_order += 1e-9 * popularity / max(float(popularity.max(initial=0.0)), 1e-300)
+    trends = _ranking(fill_order, trend, cat_of, stock, n_cats, params.per_user)
 
     def score(first: int):
         users = slice(first, min(first + USER_CHUNK, n_users))
         return _recommend_chunk(
-            users, seeds, repeat, similar, excluded, profile, cat_of, fallback, params
+            users, seeds, repeat, similar, excluded, profile, cat_of, popular, trends, params
         )
 
     # Slices of users on every core: numpy and scipy's sparse kernels release the GIL. The
@@ -525,14 +547,36 @@ def recommend(
     )
 
 
-def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, fallback, params):
+def _ranking(order, share_of, cat_of, stock, n_cats: int, per_category: int) -> Fallback:
+    """In-stock products by `order` (desc, id asc): overall, and per category its best
+    `per_category`, with each product's share of its category's `share_of`."""
+    # Every in-stock product overall, so that no user's list depends on the other users scored
+    # with it; deep enough that a user's own and recently bought products cannot empty it.
+    top = stock[_top_per_row(np.zeros(len(stock), np.int32), order[stock], stock, len(stock))]
+    cat_top = stock[_top_per_row(cat_of[stock], order[stock], stock, per_category)]
+    in_cat_top = np.zeros(len(order), dtype=bool)
+    in_cat_top[cat_top] = True
+    cat_indptr = np.r_[0, np.cumsum(np.bincount(cat_of[cat_top], minlength=n_cats))]
+    cat_width = int(np.diff(cat_indptr).max(initial=0))
+    cat_lists = np.full((n_cats, cat_width), -1, dtype=np.int64)
+    cat_rows = np.repeat(np.arange(n_cats), np.diff(cat_indptr))
+    cat_lists[cat_rows, np.arange(len(cat_top)) - cat_indptr[cat_rows]] = cat_top
+    cat_total = np.bincount(cat_of[stock], weights=share_of[stock], minlength=n_cats)
+    share = share_of / np.maximum(cat_total[cat_of], 1e-300)
+    return Fallback(order, top, in_cat_top, cat_lists, cat_of, share)
+
+
+def _recommend_chunk(
+    users, seeds, repeat, similar, excluded, profile, cat_of, popular, trends, params
+):
     """Flat (user, item, score, rank, reason item) rows of one slice of users."""
     per_user, n_cats = params.per_user, profile.shape[1]
     first = users.start
     block = seeds[users]
     # Item model: the user's seeds (weights summing to 1) pass on their similar products' scores
-    # and their own re-view chance; category model: the user's top categories (by affinity
-    # share) pass on their popular products' shares; the two are blended.
+    # and their own re-view chance; category models: the user's top categories (by affinity
+    # share) pass on their popular products' shares (profile) and their trending products'
+    # shares (trend); the three are blended.
     seed_total = np.asarray(block.sum(axis=1)).ravel()
     scores = (
         sp.diags(1.0 / np.maximum(seed_total, 1e-300)) @ (block @ similar + repeat[users])
@@ -541,9 +585,12 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     interest = profile[users]
     interest_total = np.asarray(interest.sum(axis=1)).ravel()
     interest = (sp.diags(1.0 / np.maximum(interest_total, 1e-300)) @ interest).tocsr()
-    category_model, top_category = _category_model(interest, fallback)
+    category_model, top_category = _category_model(interest, popular)
     scores = scores + params.profile_weight * category_model
     del category_model
+    if params.trend_weight > 0:
+        # The same top categories, their products by what is trending in them lately.
+        scores = scores + params.trend_weight * _category_model(interest, trends)[0]
     scores.sum_duplicates()
     scores = scores - scores.multiply(excluded[users])
     scores.eliminate_zeros()
@@ -566,7 +613,7 @@ def _recommend_chunk(users, seeds, repeat, similar, excluded, profile, cat_of, f
     floor = 1e-3 * np.where(own, values, np.inf).min(axis=1, initial=np.inf)
     floor[~np.isfinite(floor)] = 1e-3
     items, values, reasons = _fill(
-        items, values, reasons, own, excluded[users], top_category, fallback, floor, per_user
+        items, values, reasons, own, excluded[users], top_category, trends, floor, per_user
     )
     valid = items >= 0
     rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
@@ -628,7 +675,8 @@ def _reasons(block: sp.csr_matrix, similar: sp.csr_matrix, items: np.ndarray, re
 
 
 def _fill(items, values, reasons, own, excluded, top_category, fallback, floor, per_user):
-    """Lists shorter than per_user get popular products of the user's top category, then overall.
+    """Lists shorter than per_user get what is trending in the user's top category, then overall
+    (then, past the trends, popular products: `fallback` is the trend ranking).
 
     Top-category products count double; nothing already listed, bought lately or twice. The
     overall list is read only as deep as a user needs: 2 × per_user first, deeper for the few

@@ -35,7 +35,7 @@ def test_a_second_evaluation_of_the_same_home_stops_with_a_clear_error(tmp_path)
 
 
 def test_an_imported_log_is_evaluated_against_every_baseline(tmp_path):
-    # The README's RetailRocket-scale route, small: synthetic log → import-events → evaluate.
+    # docs/evaluation.md's RetailRocket-scale route, small: synthetic → import-events → evaluate.
     table = synthetic_retailrocket.generate(visitors=10_000, products=500, groups=20)
     source = tmp_path / "events.csv"
     pcsv.write_csv(table, source, pcsv.WriteOptions(quoting_style="none"))
@@ -239,3 +239,13 @@ def test_intra_list_diversity_is_one_minus_the_share_of_same_category_pairs():
     assert metrics.intra_list_diversity(rec_user, rec_rank, rec_item, category) == pytest.approx(
         [2 / 3, 0.0]
     )
+
+
+def test_make_eval_skips_an_absent_log_with_a_message_naming_its_file(tmp_path, capsys):
+    from kalido.tools.eval_logs import main
+
+    assert main(["--datasets", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    said = capsys.readouterr().out
+    assert "skipping uci:" in said and "online_retail_first20k.csv is absent" in said
+    assert "nothing evaluated" in said and not (tmp_path / "out").exists()
+    assert main(["--logs", "nope", "--out", str(tmp_path / "out")]) == 2

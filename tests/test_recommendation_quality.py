@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 import yaml
 
 from kalido.config import PROJECT_ROOT
+from kalido.features import learned_params, rec_params
+from kalido.policy import LEARNABLE_WEIGHTS, load_policy
 from tests.conftest import KEY, kalido, query
 
 DATE = "2026-11-24"
@@ -97,3 +100,38 @@ def test_one_set_of_event_weights_moves_interests_and_recommendations(zone, home
         before = query(warehouse(home), f"select {columns} from {table} order by all")
         after = query(warehouse(other), f"select {columns} from {table} order by all")
         assert before and after and before != after, table
+
+
+@pytest.mark.slow
+def test_the_learned_weights_are_recorded_and_are_what_the_recommend_stage_used(home):
+    (weights,) = query(warehouse(home), "select weights from recommendation_quality")[0]
+    weights = json.loads(weights)
+    learned = weights["learned"]
+    assert set(learned) == set(LEARNABLE_WEIGHTS)
+    tuning = load_policy().profiling.recommender
+    assert learned["trend_weight"]["prior"] == tuning.trend_weight
+    for name, evidence in learned.items():
+        assert weights[name] == evidence["chosen"]
+        # A value moves only on a gain beyond its interval; else it is the policy's.
+        moved = evidence["chosen"] != evidence["prior"]
+        assert moved == (evidence["gain"] > evidence["ci95"]), name
+    # The run record holds the same, and the recommend stage read them back from rec_weights.
+    (stages,) = query(warehouse(home), "select stage_counts from pipeline_runs")[0]
+    assert json.loads(json.loads(stages)["similarity"]["quality_weights"]) == weights
+    used = query(home / "work/pipeline.duckdb", "select name, value from rec_weights order by 1")
+    assert dict(used) == {name: weights[name] for name in LEARNABLE_WEIGHTS}
+
+
+def test_the_recommend_stage_reads_the_nights_learned_weights(tmp_path):
+    import duckdb
+
+    prior = rec_params(load_policy().profiling)
+    with duckdb.connect(str(tmp_path / "work.duckdb")) as con:
+        con.execute("create table rec_weights (name varchar, value double)")
+        con.execute(
+            "insert into rec_weights values ('trend_weight', 1.0), ('profile_weight', 0.25)"
+        )
+        params = learned_params(con, prior)
+    assert (params.trend_weight, params.profile_weight) == (1.0, 0.25)
+    assert params.half_life_days == prior.half_life_days
+    assert prior.trend_weight != 1.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import date
 
 import duckdb
@@ -20,7 +21,7 @@ from kalido.config import Settings
 from kalido.db import connect, run_sql
 from kalido.features.holdout import FIGURES, Holdout, holdout_quality
 from kalido.pipelines.pseudonymise import open_staged_browsing
-from kalido.policy import Policy, Profiling
+from kalido.policy import LEARNABLE_WEIGHTS, Policy, Profiling
 from kalido.shards import (
     COUNT_TABLE,
     ONE_SHARD,
@@ -54,6 +55,8 @@ RECORDED_WEIGHTS = (
     "profile_weight",
     "half_life_days",
     "exclude_viewed_days",
+    "trend_weight",
+    "trend_half_life_days",
 )
 # What the similarity reads from every shard.
 SIMILARITY_INPUTS = ("gate_customers", "gated_events", "gated_orders", "feat_views_recent")
@@ -176,18 +179,24 @@ def build_similarity(
             con.execute("select * from rec_events").fetchnumpy(), n_users, n_items
         )
         started = time.perf_counter()
-        sim = recommender.similarity(events, catalogue, params)
-        popularity = sim.popularity
-        seconds = time.perf_counter() - started
-        quality = holdout_quality(
+        # Tonight's weights are learned first (on the split that ends a week ago), so the
+        # similarity and the trends the shards read are built with them.
+        params, quality = holdout_quality(
             events,
             catalogue,
             params,
             Holdout(
                 days=float(policy.profiling.quality_holdout_days),
                 sample_users=policy.profiling.quality_sample_users,
+                seed=logical_date.toordinal(),
             ),
+            learned=policy.profiling.learned_weights,
         )
+        learned = quality.pop("quality_learned")
+        quality_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        sim = recommender.similarity(events, catalogue, params)
+        seconds = time.perf_counter() - started
         quality_row = pa.Table.from_pylist(  # noqa: F841 - read by DuckDB below
             [quality],
             schema=pa.schema(
@@ -201,26 +210,49 @@ def build_similarity(
         )
         src, dst, score, rank = sim.rows()
         sim_codes = pa.table({"src": src, "dst": dst, "score": score, "rank": rank})
-        popularity_codes = pa.table({"item": np.arange(n_items), "popularity": popularity})
+        popularity_codes = pa.table(
+            {"item": np.arange(n_items), "popularity": sim.popularity, "trend": sim.trend}
+        )
+        weight_codes = pa.table(
+            {
+                "name": list(LEARNABLE_WEIGHTS),
+                "value": [float(getattr(params, name)) for name in LEARNABLE_WEIGHTS],
+            }
+        )
         con.register("sim_codes", sim_codes)
         con.register("popularity_codes", popularity_codes)
+        con.register("weight_codes", weight_codes)
         run_sql(con, "features/similarity_outputs")
-        con.unregister("sim_codes")
-        con.unregister("popularity_codes")
+        for name in ("sim_codes", "popularity_codes", "weight_codes"):
+            con.unregister(name)
         open_staged_browsing(con, layout, logical_date, cutoff)
         for feature in SQL_AFTER:
             run_sql(con, f"features/{feature}", {"timezone": policy.business_timezone})
         con.execute(f"create or replace table {COUNT_TABLE} as select $n as shards", {"n": shards})
         counts = _counts(con, GLOBAL_TABLES)
     remove_other_counts(layout, shards)
-    log.info("similarity over %d shard(s): %s (recommender %.2f s)", shards, counts, seconds)
-    weights = {name: getattr(params, name) for name in RECORDED_WEIGHTS}
+    log.info(
+        "similarity over %d shard(s): %s (recommender %.2f s, self-check and learning %.2f s)",
+        shards,
+        counts,
+        seconds,
+        quality_seconds,
+    )
+    # The weights used tonight, and for each learned one its prior and the evidence.
+    weights = {name: getattr(params, name) for name in RECORDED_WEIGHTS} | {"learned": learned}
     return {
         **counts,
         **quality,
         "quality_weights": json.dumps(weights, sort_keys=True),
         "similarity_seconds": round(seconds, 3),
+        "quality_seconds": round(quality_seconds, 3),
     }
+
+
+def learned_params(con: duckdb.DuckDBPyConnection, params: recommender.RecParams):
+    """`params` with tonight's learned weights (rec_weights, written by build_similarity)."""
+    rows = con.execute("select name, value from rec_weights").fetchall()
+    return replace(params, **{name: value for name, value in rows if name in LEARNABLE_WEIGHTS})
 
 
 def recommend(
@@ -228,29 +260,30 @@ def recommend(
 ) -> dict:
     """feat_recommendations of one shard's users, from the global similarity and popularity."""
     cutoff = day_end_utc(logical_date, policy.business_timezone)
-    params = rec_params(policy.profiling)
     with open_shard(settings.layout, shard, policy.business_timezone) as con:
+        params = learned_params(con, rec_params(policy.profiling))
         run_sql(con, "features/recommender_codes")
         catalogue = _catalogue(con)
         n_items = len(catalogue.in_stock)
         history = _history(con, n_items, cutoff, policy)
         rows = con.execute("select src, dst, score from rec_similarity order by src, rank")
         rows = rows.fetchnumpy()
+        popularity = con.execute("select popularity, trend from rec_popularity order by item")
+        popularity = popularity.fetchnumpy()
         sim = recommender.Similarity(
             indptr=np.r_[0, np.cumsum(np.bincount(rows["src"], minlength=n_items))].astype(
                 np.int64
             ),
             indices=rows["dst"].astype(np.int32),
             scores=rows["score"].astype(np.float64),
-            popularity=con.execute("select popularity from rec_popularity order by item")
-            .fetchnumpy()["popularity"]
-            .astype(np.float64),
+            popularity=popularity["popularity"].astype(np.float64),
+            trend=popularity["trend"].astype(np.float64),
         )
         started = time.perf_counter()
         recs = recommender.recommend(history, catalogue, sim, params)
         seconds = time.perf_counter() - started
         # Freed before DuckDB writes the output: at L the history alone is ~0.7 GB.
-        del history, sim, rows
+        del history, sim, rows, popularity
         rec_codes = pa.table(
             {
                 "user_code": recs.user,
@@ -268,6 +301,8 @@ def recommend(
             run_sql(con, "features/recommendations_append")
         con.unregister("rec_codes")
         counts = _counts(con, ("recommendations",))
+    # The fallback share (Data Docs overview): slots that rest on no product of the person's own.
+    counts["recommendations_popular_in"] = int(np.count_nonzero(recs.reason_item < 0))
     log.info("recommendations of shard %s: %s (%.2f s)", shard.label, counts, seconds)
     return {**counts, "recommender_seconds": round(seconds, 3)}
 

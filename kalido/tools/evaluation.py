@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from kalido import raw_browsing, recommender
 from kalido.config import Layout, Settings
 from kalido.db import attach, connect, run_sql
-from kalido.features import build_unsharded, order_filter, rec_params
+from kalido.features import build_unsharded, learned_params, order_filter, rec_params
 from kalido.features.metrics import (
     K,
     intra_list_diversity,
@@ -538,8 +538,9 @@ def _evaluate_locked(home, out_dir, split, end, horizon_days, policy) -> dict:
 
 
 def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
-    params = rec_params(policy.profiling)
     with connect(train.layout.work_db, timezone=policy.business_timezone) as con:
+        # The weights the training night learned (what its published lists were built with).
+        params = learned_params(con, rec_params(policy.profiling))
         for inputs in ("recommender_codes", "recommender_events", "recommender_history"):
             run_sql(con, f"features/{inputs}", {"cutoff": split, **order_filter(policy)})
         attach(con, test.layout.work_db, "te")

@@ -1,6 +1,6 @@
--- The similarity (registered Arrow tables sim_codes, popularity_codes) as the published feature
--- table, and unrounded in product codes for the shards' recommend stage (codes depend only on the
--- catalogue, see recommender_codes).
+-- The similarity (registered Arrow tables sim_codes, popularity_codes, weight_codes) as the
+-- published feature table, and unrounded in product codes for the shards' recommend stage (codes
+-- depend only on the catalogue, see recommender_codes), with the weights learned tonight.
 create or replace table feat_product_similarity as
 select
     a.product_id,
@@ -18,6 +18,11 @@ from sim_codes
 order by src, rank;
 
 create or replace table rec_popularity as
-select item, popularity
+select item, popularity, trend
 from popularity_codes
 order by item;
+
+create or replace table rec_weights as
+select name, value
+from weight_codes
+order by name;
