@@ -12,7 +12,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: help venv demo test lint airflow-db airflow-test airflow-local bench bench-recs eval purge clean docs-check report report-check
+.PHONY: help venv demo test lint airflow-db airflow-test airflow-local bench bench-recs eval eval-generated purge clean docs-check report report-check
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,13 +30,13 @@ venv: $(BIN)/kalido  ## create .venv from the lock file (system Python 3.11, no 
 demo: venv  ## generate a sample landing zone, run the nightly pipeline, print where outputs are
 	$(BIN)/kalido demo
 
-test: venv  ## lint and the whole test suite, including the Airflow integration test
-	$(BIN)/ruff check kalido dags tests
+test: lint  ## lint and the whole test suite, including the Airflow integration test
 	$(BIN)/python -m pytest
 
-lint: venv  ## ruff lint and format check
+lint: venv  ## ruff lint and format check, sqlfluff lint of sql/ (.sqlfluff)
 	$(BIN)/ruff check kalido dags tests
 	$(BIN)/ruff format --check kalido dags tests
+	$(BIN)/sqlfluff lint sql/
 
 airflow-db: venv  ## create the local Airflow metadata database under .airflow/ (and the kalido pool)
 	$(BIN)/airflow db migrate
@@ -76,10 +76,16 @@ bench: venv  ## per-stage time, rows/s and peak memory at SIZE=S|M|L after DAYS 
 purge: venv  ## erasures and retention as of $(DATE) on $(KALIDO_HOME) (default ./data)
 	KALIDO_HOME=$${KALIDO_HOME:-$(CURDIR)/data} $(BIN)/kalido purge --date $(DATE)
 
+DATASETS ?= $(CURDIR)/../shared/datasets
+EVAL_DIR ?= $(CURDIR)/data/eval
+LOGS ?= rees46,uci,diginetica_buys
+eval: venv  ## docs/evaluation.md's tables: import and evaluate the real logs in DATASETS (absent: skipped)
+	$(BIN)/python -m kalido.tools.eval_logs --datasets $(DATASETS) --out $(EVAL_DIR) --logs $(LOGS)
+
 EVAL_HOME ?= $(CURDIR)/data/eval-generated
 SPLIT ?= 2026-11-18
 HORIZON ?= 7
-eval: venv  ## offline evaluation (EVAL_HOME with landing/, default: a generated zone) vs baselines
+eval-generated: venv  ## offline evaluation on EVAL_HOME (with landing/, default: a generated zone)
 	@test -d $(EVAL_HOME)/landing || $(BIN)/kalido generate --days 21 --users 1500 --products 400 --bad-rate 0 --out $(EVAL_HOME)
 	$(BIN)/kalido evaluate --home $(EVAL_HOME) --split-date $(SPLIT) --horizon $(HORIZON)
 

@@ -1,7 +1,7 @@
 """Bad input, one scenario per class: a quarantine with a reason, nothing lost, nothing leaked.
 
 Each test lays a tiny landing zone, runs ingest (or the whole night where the outcome is only
-visible downstream) and checks the rule that the README's "Bad input" table states.
+visible downstream) and checks the rule that the table of docs/bad_input.md states.
 """
 
 from __future__ import annotations

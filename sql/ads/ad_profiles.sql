@@ -37,8 +37,8 @@ create or replace temp table ad_interest_hits as
 with interest_levels as (
     select
         p.cookie_pid,
-        i.interest.category_path as category_path,
-        i.interest.score as score,
+        i.interest.category_path,
+        i.interest.score,
         unnest(
             list_transform(
                 range(1, len(string_split(i.interest.category_path, ' > ')) + 1),

@@ -13,7 +13,7 @@ semi join gate_ad_cookies as g on g.cookie_pid = b.cookie_pid and g.may_profile
 -- The cookie's latest choice at the event's time (an equi-join plus one inequality: DuckDB's
 -- ASOF join, no nested loop); events before the first choice have none and drop out.
 asof inner join ad_cookie_choices as c
-    on c.cookie_pid = b.cookie_pid and b.event_time >= c.recorded_at
+    on c.cookie_pid = b.cookie_pid and c.recorded_at <= b.event_time
 where c.granted and b.event_type in ('product_view', 'add_to_cart') and b.product_id is not null;
 
 -- The most recent views of each cookie, at most $max_views (the personalisation window).

@@ -50,7 +50,8 @@ select cookie_pid, min(customer_pid) as customer_pid
 from gate_browsing_pairs
 where customer_pid is not null
 group by cookie_pid
-having count(distinct customer_pid) = 1
+having
+    count(distinct customer_pid) = 1
     and min(customer_pid) >= $shard_from and min(customer_pid) < $shard_to;
 
 -- Every event with the person it counts for (a linked cookie's events count for its customer).
@@ -91,7 +92,8 @@ with consent as (
     group by subject_pid
 ),
 purchases as (
-    select customer_pid as user_pid, min(ordered_at) as first_order_at,
+    select
+        customer_pid as user_pid, min(ordered_at) as first_order_at,
         max(ordered_at) as last_order_at
     from stg_orders
     where customer_pid >= $shard_from and customer_pid < $shard_to
@@ -128,7 +130,9 @@ from flags;
 
 alter table gate_customers add column may_email boolean;
 
-update gate_customers set may_email = may_profile and feed_granted and not objected_feed
+update gate_customers
+set
+    may_email = may_profile and feed_granted and not objected_feed
     and coalesce(last_activity_at >= $cutoff - to_years($active_within_years), false);
 
 -- One cause per person left out, the strongest first: why they may not be profiled, else why

@@ -19,11 +19,16 @@ select
     null::decimal(12, 2) as unit_price,
     'delivered' as status
 from imp_source
-where happened_at is not null and visitor is not null and product_id is not null and order_id is not null
+where
+    happened_at is not null
+    and visitor is not null
+    and product_id is not null
+    and order_id is not null
 group by visitor, order_id, product_id;
 
 create or replace temp table imp_skipped as
-select count(*) filter (
-    where happened_at is null or visitor is null or product_id is null or order_id is null
-) as rows_skipped, count(*) as rows_read
+select
+    count(*) filter (
+        where happened_at is null or visitor is null or product_id is null or order_id is null
+    ) as rows_skipped, count(*) as rows_read
 from imp_source;

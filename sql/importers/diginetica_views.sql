@@ -10,13 +10,20 @@ select
 from read_csv($path, header = true, all_varchar = true, delim = ';', encoding = $encoding);
 
 create or replace temp table imp_events as
-select visitor, happened_at, 'product_view' as event_type, product_id, 'd' || session_key as session_key
+select
+    visitor,
+    happened_at,
+    'product_view' as event_type,
+    product_id,
+    'd' || session_key as session_key
 from imp_source
-where happened_at is not null and visitor is not null and product_id is not null
+where
+    happened_at is not null and visitor is not null and product_id is not null
     and session_key is not null;
 
 create or replace temp table imp_skipped as
-select count(*) filter (
-    where happened_at is null or visitor is null or product_id is null or session_key is null
-) as rows_skipped, count(*) as rows_read
+select
+    count(*) filter (
+        where happened_at is null or visitor is null or product_id is null or session_key is null
+    ) as rows_skipped, count(*) as rows_read
 from imp_source;

@@ -1,7 +1,11 @@
 -- One file's rows, empty until its format's SQL fills (or replaces) them: a format without
 -- browsing, orders or product descriptions leaves that table empty.
 create or replace temp table imp_events (
-    visitor varchar, happened_at timestamp, event_type varchar, product_id varchar, session_key varchar
+    visitor varchar,
+    happened_at timestamp,
+    event_type varchar,
+    product_id varchar,
+    session_key varchar
 );
 
 create or replace temp table imp_orders (

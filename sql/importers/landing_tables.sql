@@ -12,14 +12,20 @@ group by product_id;
 
 create or replace temp table imp_first as
 select min(happened_at) as first_at
-from (select happened_at from imported_events union all select happened_at from imported_orders);
+from (
+    select happened_at from imported_events
+    union all
+    select happened_at from imported_orders
+);
 
 create or replace temp table land_browsing as
 with ordered as (
     select
         *,
         coalesce(
-            happened_at - lag(happened_at) over (partition by visitor order by happened_at, product_id, event_type)
+            happened_at
+            - lag(happened_at)
+                over (partition by visitor order by happened_at, product_id, event_type)
             > interval 30 minute,
             true
         ) as opens_session
@@ -112,6 +118,7 @@ from visitors as v
 cross join imp_first as f;
 
 create or replace temp table land_consents as
+with purpose as (select unnest(['personalisation', 'email_marketing']) as name)
 select
     c.dt,
     'customer' as subject_type,
@@ -121,4 +128,4 @@ select
     c.created_at as recorded_at,
     'import' as source
 from land_customers as c
-cross join (select unnest(['personalisation', 'email_marketing']) as name) as purpose;
+cross join purpose;

@@ -36,7 +36,11 @@ select
     max(price) as unit_price,
     'delivered' as status
 from imp_source
-where event = 'purchase' and happened_at is not null and visitor is not null and product_id is not null
+where
+    event = 'purchase'
+    and happened_at is not null
+    and visitor is not null
+    and product_id is not null
 group by visitor, session_key, product_id;
 
 -- The latest row of a product describes it.
@@ -55,8 +59,9 @@ where product_id is not null
 qualify row_number() over (partition by product_id order by happened_at desc nulls last) = 1;
 
 create or replace temp table imp_skipped as
-select count(*) filter (
-    where happened_at is null or visitor is null or product_id is null
-    or event not in ('view', 'cart', 'purchase')
-) as rows_skipped, count(*) as rows_read
+select
+    count(*) filter (
+        where happened_at is null or visitor is null or product_id is null
+        or event not in ('view', 'cart', 'purchase')
+    ) as rows_skipped, count(*) as rows_read
 from imp_source;

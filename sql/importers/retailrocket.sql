@@ -38,9 +38,10 @@ where
 group by visitor, order_id, product_id;
 
 create or replace temp table imp_skipped as
-select count(*) filter (
-    where happened_at is null or visitor is null or product_id is null
-    or event not in ('view', 'addtocart', 'transaction')
-    or (event = 'transaction' and order_id is null)
-) as rows_skipped, count(*) as rows_read
+select
+    count(*) filter (
+        where happened_at is null or visitor is null or product_id is null
+        or event not in ('view', 'addtocart', 'transaction')
+        or (event = 'transaction' and order_id is null)
+    ) as rows_skipped, count(*) as rows_read
 from imp_source;

@@ -29,7 +29,10 @@ select
     case when order_id like 'C%' then 'cancelled' else 'delivered' end as status
 from imp_source
 where
-    happened_at is not null and visitor is not null and product_id is not null and order_id is not null
+    happened_at is not null
+    and visitor is not null
+    and product_id is not null
+    and order_id is not null
     and quantity is not null and quantity <> 0 and (quantity > 0 or order_id like 'C%')
     and coalesce(unit_price, 0) >= 0
 group by visitor, order_id, product_id;
@@ -46,9 +49,10 @@ where product_id is not null
 qualify row_number() over (partition by product_id order by happened_at desc nulls last, title) = 1;
 
 create or replace temp table imp_skipped as
-select count(*) filter (
-    where happened_at is null or visitor is null or product_id is null or order_id is null
-    or quantity is null or quantity = 0 or (quantity < 0 and order_id not like 'C%')
-    or coalesce(unit_price, 0) < 0
-) as rows_skipped, count(*) as rows_read
+select
+    count(*) filter (
+        where happened_at is null or visitor is null or product_id is null or order_id is null
+        or quantity is null or quantity = 0 or (quantity < 0 and order_id not like 'C%')
+        or coalesce(unit_price, 0) < 0
+    ) as rows_skipped, count(*) as rows_read
 from imp_source;

@@ -30,7 +30,8 @@ where happened_at is not null and visitor is not null and product_id is not null
 group by visitor, product_id;
 
 create or replace temp table imp_skipped as
-select count(*) filter (
-    where happened_at is null or visitor is null or product_id is null
-) as rows_skipped, count(*) as rows_read
+select
+    count(*) filter (
+        where happened_at is null or visitor is null or product_id is null
+    ) as rows_skipped, count(*) as rows_read
 from imp_source;

@@ -33,7 +33,8 @@ where product_id is not null
 group by product_id;
 
 create or replace temp table imp_skipped as
-select count(*) filter (
-    where happened_at is null or visitor is null or product_id is null
-) as rows_skipped, count(*) as rows_read
+select
+    count(*) filter (
+        where happened_at is null or visitor is null or product_id is null
+    ) as rows_skipped, count(*) as rows_read
 from imp_source;

@@ -29,8 +29,10 @@ first_holder as (
 verdicts as (
     select
         i._row,
-        (f.customer_id, f.type, f.purpose, f.received_at)
-        is distinct from (i.customer_id, i.type, i.purpose, i.received_at) as _conflict
+        (
+            (f.customer_id, f.type, f.purpose, f.received_at)
+            is distinct from (i.customer_id, i.type, i.purpose, i.received_at)
+        ) as _conflict
     from incoming as i
     inner join first_holder as f on f.request_id = i.request_id and f._row < i._row
 )

@@ -11,7 +11,8 @@ from read_csv(
 ) with ordinality;
 
 create or replace temp table line_rejects as
-select null::bigint as _row, 'unreadable line: ' || lower(min(error_type)) as _reason,
+select
+    null::bigint as _row, 'unreadable line: ' || lower(min(error_type)) as _reason,
     min(csv_line) as _payload
 from kalido_rejects
 group by line;

@@ -38,12 +38,18 @@ minors as (
 ),
 other_pseudonyms as (
     select user_pid as pid from work.stg_customers
-    union all select subject_pid from work.stg_consents
-    union all select customer_pid from work.stg_requests
-    union all select request_pid from work.stg_requests
-    union all select order_pid from work.stg_orders
-    union all select cookie_pid from stg_browsing
-    union all select session_pid from stg_browsing
+    union all
+    select subject_pid from work.stg_consents
+    union all
+    select customer_pid from work.stg_requests
+    union all
+    select request_pid from work.stg_requests
+    union all
+    select order_pid from work.stg_orders
+    union all
+    select cookie_pid from stg_browsing
+    union all
+    select session_pid from stg_browsing
 ),
 clashes as (
     select distinct o.pid

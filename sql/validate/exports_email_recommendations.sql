@@ -24,10 +24,13 @@ latest_consent as (
         order by recorded_at desc, (status = 'withdrawn') desc
     ) = 1
 ),
+required as (
+    select unnest($feed_purposes) as purpose
+),
 consent_gaps as (
     select r.user_pid, count(*) filter (where coalesce(c.status, 'none') <> 'granted') as missing
     from (select distinct user_pid from feed) as r
-    cross join (select unnest($feed_purposes) as purpose) as required
+    cross join required
     left join latest_consent as c on c.user_pid = r.user_pid and c.purpose = required.purpose
     group by r.user_pid
 ),
