@@ -9,7 +9,7 @@ task updates, it runs once a new feed is out and checks it as the email platform
 platform after it (an upload, an API call); the Asset `kalido_warehouse` serves analysts' DAGs the
 same way.
 
-Wiring only: one call to `kalido.email_feed.verify_latest`. It reads the exports and writes
+Wiring only: one call to `kalido.stores.email_feed.verify_latest`. It reads the exports and writes
 nothing, so it needs neither the run lock nor the `kalido` pool.
 """
 
@@ -24,7 +24,7 @@ from kalido.orchestration import FEED_ASSET
 @task(task_id="check_latest_feed", retries=2, execution_timeout=pendulum.duration(minutes=30))
 def check_latest_feed() -> dict:
     from kalido.config import Layout, default_home
-    from kalido.email_feed import verify_latest
+    from kalido.stores.email_feed import verify_latest
 
     return verify_latest(Layout(default_home()).email_feed)
 

@@ -75,7 +75,7 @@ def _shard_count(params: dict | None) -> int:
 
 @task(task_id="shard_plan", execution_timeout=pendulum.duration(minutes=5))
 def shard_plan(params: dict | None = None) -> list[str]:
-    from kalido.shards import plan
+    from kalido.stores.shards import plan
 
     return plan(_shard_count(params))
 

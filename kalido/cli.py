@@ -219,7 +219,9 @@ class Progress:
 
 
 def _shard_labels(shards: int) -> list[str]:
-    from kalido.shards import plan  # imports duckdb: a configuration error stays fast without
+    from kalido.stores.shards import (
+        plan,  # imports duckdb: a configuration error stays fast without
+    )
 
     return plan(shards)
 
@@ -430,9 +432,9 @@ def _run(
     replace_newer: bool = False,
     as_json: bool = False,
 ) -> int:
-    from kalido.pipelines import runs
     from kalido.pipelines.nightly import run_nightly
     from kalido.pipelines.requests import RequestsNeedAttention, request_status
+    from kalido.stores import runs
 
     started = time.perf_counter()
     layout = Layout(default_home())
@@ -498,7 +500,7 @@ def list_runs(
     as_json: JsonOption = False,
 ) -> None:
     """The recent runs, newest first: status, duration and main counts."""
-    from kalido.pipelines.runs import all_runs
+    from kalido.stores.runs import all_runs
 
     home = default_home()
     if not home.is_dir():
@@ -612,8 +614,14 @@ def feed_url(
 ) -> None:
     """Presigned URLs of the latest email feed in the KALIDO_EXPORT_URL bucket mirror: the
     recommendations, then the other files, manifest.json last (it holds their sha256)."""
-    from kalido.email_feed import FEED_FILE, MANIFEST, FeedNotReady, verify_feed, verify_latest
-    from kalido.pipelines.objectstore import open_store
+    from kalido.stores.email_feed import (
+        FEED_FILE,
+        MANIFEST,
+        FeedNotReady,
+        verify_feed,
+        verify_latest,
+    )
+    from kalido.stores.objectstore import open_store
 
     url = os.environ.get(EXPORT_URL_VARIABLE)
     if not url:
@@ -755,7 +763,7 @@ def report(
 ) -> None:
     """The DPO's evidence for a period: report.html and report.json."""
     from kalido.pipelines.report import parse_period, write_report
-    from kalido.pipelines.runs import keep_traceback
+    from kalido.stores.runs import keep_traceback
 
     # Dates are checked by the report itself: a bad one is one line and exit 2, like any error.
     start, end = parse_period(date_from, date_to)
@@ -789,7 +797,7 @@ def _traceback_kept_in(home: Path, command: str):
     except Exception as exc:
         if getattr(exc, "safe_message", None):
             raise  # main() says it: it was written to hold no personal data
-        from kalido.pipelines.runs import keep_traceback
+        from kalido.stores.runs import keep_traceback
 
         trace = keep_traceback(Layout(home), command, exc)
         where = f"traceback in {trace}" if trace else "no traceback could be written"

@@ -34,7 +34,7 @@ class ConfigError(Exception):
 
 
 class RunInProgress(ConfigError):
-    """Another run holds KALIDO_HOME (see pipelines/runs.py): refused before anything is written,
+    """Another run holds KALIDO_HOME (see stores/runs.py): refused before anything is written,
     exit status 2 like any configuration error."""
 
 
@@ -99,7 +99,7 @@ class Settings:
     layout: Layout
     key_version: int
     key: bytes = field(repr=False)
-    # Object storage (pipelines/objectstore.py); URLs may carry credentials.
+    # Object storage (stores/objectstore.py); URLs may carry credentials.
     landing_url: str | None = field(default=None, repr=False)
     export_url: str | None = field(default=None, repr=False)
 

@@ -263,6 +263,10 @@ class Policy:
     def request_due(self) -> Period:
         return Period(months=self.request_due_months)
 
+    def ad_cookie_lifetime(self) -> Period:
+        """How long after its first ad_profiling grant a cookie may be profiled."""
+        return self.store("raw_browsing").period("first_ad_grant")
+
     def store(self, name: str) -> RetentionStore:
         return self.retention[name]
 

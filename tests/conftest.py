@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kalido import raw_browsing
 from kalido.config import Layout
 from kalido.db import connect
+from kalido.stores import raw_browsing
 from tests.landing import Landing
 
 KEY = "test-pseudonym-key-0123456789abcdef-0123456789"

@@ -14,11 +14,11 @@ import yaml
 
 from kalido.ad_segments import AGE_BANDS, Segment, load_segments
 from kalido.config import PROJECT_ROOT, ConfigError, Layout
-from kalido.pipelines import runs
 from kalido.pipelines.nightly import run_nightly, run_stage
 from kalido.pipelines.validate import QualityGateFailed
 from kalido.policy import load_policy
 from kalido.pseudonyms import ad_key, ad_pseudonyms, pseudonym
+from kalido.stores import runs
 from tests.conftest import KEY, kalido, query
 from tests.landing import CUSTOMER_COLUMNS, Landing, catalogue
 

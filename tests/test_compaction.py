@@ -14,8 +14,8 @@ import yaml
 from kalido.config import Layout
 from kalido.db import connect
 from kalido.pipelines.nightly import configure, run_nightly, run_purge
-from kalido.pipelines.pseudonymise import open_staged_browsing
 from kalido.pipelines.requests import RequestsNeedAttention, check_requests
+from kalido.stores.staged import open_staged_browsing
 from kalido.timewindow import day_end_utc
 from tests.conftest import ROOT, query, query_raw
 from tests.test_dsr import (

@@ -11,8 +11,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pytest
 
-from kalido import recommender as rec
 from kalido.features import metrics
+from kalido.features import recommender as rec
 from kalido.tools import evaluation, synthetic_retailrocket
 from kalido.tools.evaluation import locked
 from tests.conftest import kalido

@@ -18,7 +18,8 @@ import duckdb
 import pytest
 
 from kalido.config import load_settings
-from kalido.email_feed import (
+from kalido.stores import objectstore
+from kalido.stores.email_feed import (
     FEED_COLUMNS,
     REASON_CLASSES,
     RECIPIENT_COLUMNS,
@@ -30,9 +31,8 @@ from kalido.email_feed import (
     verify_latest,
     write_manifest,
 )
-from kalido.pipelines import objectstore
-from kalido.pipelines.objectstore import mirror_exports
-from kalido.rewrite import Needles, rewrite_feed_dir
+from kalido.stores.objectstore import mirror_exports
+from kalido.stores.rewrite import Needles, rewrite_feed_dir
 from tests.conftest import KEY, kalido, query
 
 BEFORE, DAY = "2026-11-23", "2026-11-24"

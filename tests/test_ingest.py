@@ -8,8 +8,8 @@ import duckdb
 
 from kalido.config import load_settings
 from kalido.pipelines.ingest import ingest
-from kalido.pipelines.pseudonymise import assign_pseudonyms
 from kalido.policy import load_policy
+from kalido.stores.identities import assign_pseudonyms
 from tests.conftest import query, query_raw
 from tests.landing import ORDER_COLUMNS, Landing
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from kalido.config import load_settings
-from kalido.pipelines.objectstore import mirror_exports, pull_landing
+from kalido.stores.objectstore import mirror_exports, pull_landing
 from kalido.tools.generate import DEFAULT_END_DATE
 from tests.conftest import kalido, query
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from kalido.config import Layout, RunInProgress
-from kalido.pipelines import nightly, runs
+from kalido.pipelines import nightly
 from kalido.pipelines import publish as publishing
+from kalido.stores import runs
 from tests.conftest import KEY, query
 
 DATE = "2026-11-24"
@@ -413,7 +414,8 @@ def test_a_traceback_that_cannot_be_written_leaves_no_empty_file(home):
 import resource, signal
 from datetime import date
 from kalido.config import Layout
-from kalido.pipelines import nightly, runs
+from kalido.pipelines import nightly
+from kalido.stores import runs
 runs.start_run(Layout(__import__("pathlib").Path({str(home)!r})), "cli__full", date(2026, 11, 24))
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # every write now fails, as on a full disk

@@ -22,10 +22,10 @@ import pytest
 from kalido import quality
 from kalido.cli import _print_summary
 from kalido.config import Layout
-from kalido.pipelines import runs
 from kalido.pipelines.nightly import run_nightly, run_stage
 from kalido.pipelines.validate import QualityGateFailed
 from kalido.stages import NIGHTLY
+from kalido.stores import runs
 from kalido.tools.generate import generate_landing
 from tests.conftest import KEY, kalido, query
 from tests.test_generated_zone_end_to_end import landing_identifiers

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from kalido.config import PROJECT_ROOT
-from kalido.features import learned_params, rec_params
+from kalido.features.params import rec_params
 from kalido.policy import LEARNABLE_WEIGHTS, load_policy
+from kalido.stores.feature_tables import learned_params
 from tests.conftest import KEY, kalido, query
 
 DATE = "2026-11-24"

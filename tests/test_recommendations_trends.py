@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from kalido import recommender as rec
+from kalido.features import recommender as rec
 from kalido.features.holdout import Holdout, _sample, holdout_quality
 from kalido.policy import LEARNABLE_WEIGHTS, ConfigError, load_policy
 from tests.test_recommender import catalogue, interactions

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from kalido import recommender as rec
+from kalido.features import recommender as rec
 from kalido.features.metrics import next_item_metrics, paired_difference, personal_metrics
 
 

@@ -9,7 +9,7 @@ import json
 import duckdb
 import pytest
 
-from kalido.rewrite import Needles, rewrite_feed_dir, rewrite_file
+from kalido.stores.rewrite import Needles, rewrite_feed_dir, rewrite_file
 
 NEEDLES = Needles({"customer": frozenset({"c_gone"}), "cookie": frozenset({"ck_gone"})})
 

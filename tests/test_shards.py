@@ -11,12 +11,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kalido import features
 from kalido.config import Layout
+from kalido.pipelines import recommend as recommend_stage
 from kalido.pipelines.nightly import preflight
 from kalido.policy import load_policy
 from kalido.pseudonyms import pseudonym
-from kalido.shards import Shard, shard_of
+from kalido.stores.shards import Shard, shard_of
 from kalido.tools.airflow_local import _overlaps
 from kalido.tools.generate import generate_landing
 from tests.conftest import KEY, kalido, query
@@ -119,9 +119,9 @@ def test_recommendations_written_slice_by_slice_are_one_sorted_table(homes, tmp_
     written_whole = query(work, "select * from feat_recommendations")
     monkeypatch.setenv("KALIDO_HOME", str(home))
     monkeypatch.setenv("KALIDO_PSEUDONYM_KEY", KEY)
-    monkeypatch.setattr(features, "OUTPUT_SLICE_ROWS", 7)
+    monkeypatch.setattr(recommend_stage, "OUTPUT_SLICE_ROWS", 7)
     settings, policy = preflight()
-    features.recommend(settings, policy, date.fromisoformat(DATE), "slices")
+    recommend_stage.recommend(settings, policy, date.fromisoformat(DATE), "slices")
     written_in_slices = query(work, "select * from feat_recommendations")
     assert len(written_whole) > 100 * 7
     assert written_in_slices == written_whole

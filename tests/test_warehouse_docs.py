@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kalido.email_feed import verify_feed
+from kalido.stores.email_feed import verify_feed
 from kalido.warehouse import load_descriptions
 from tests.conftest import KEY, ROOT, kalido, query
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.special import ndtri as norm_quantile
 
-from kalido import recommender
+from kalido.features import recommender
 from kalido.features.metrics import K, paired_difference, personal_values
-from kalido.recommender import Catalogue, Interactions, RecParams
+from kalido.features.recommender import Catalogue, Interactions, RecParams
 
 # Trending: what most distinct people viewed in the last days before the split.
 TRENDING_DAYS = 7.0

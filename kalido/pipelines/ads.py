@@ -17,42 +17,21 @@ and before `subject_access` (access exports show the person's ad profile), `vali
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import shutil
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 
 import pyarrow as pa
 
 from kalido.ad_segments import as_table
 from kalido.config import Settings
 from kalido.db import IDENTIFIER, connect, run_sql
-from kalido.email_feed import MANIFEST, complete_feeds, refresh_latest
-from kalido.features import interest_params
-from kalido.pipelines import runs
-from kalido.pipelines.pseudonymise import open_staged_browsing
-from kalido.policy import Period, Policy
+from kalido.features.params import interest_params
+from kalido.policy import Policy
 from kalido.pseudonyms import ad_key, ad_pseudonyms
-from kalido.shards import attach_work
+from kalido.stores.staged import open_staged_browsing
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)
-
-# The profiles' lifetime is the retention rule that deletes the cookie's data (purge checks that
-# raw_consents has the same), so a profile never outlives what it was built from.
-LIFETIME_RULE = ("raw_browsing", "first_ad_grant")
-EXPORT_FILES = {
-    "memberships.csv": ("ad_export_memberships", ("ad_pid", "segment_id"), "ad_pid, segment_id"),
-    "segments.csv": ("ad_export_segments", ("segment_id", "name", "size"), "segment_id"),
-}
-
-
-def lifetime(policy: Policy) -> Period:
-    """How long after its first ad_profiling grant a cookie may be profiled."""
-    store, clock = LIFETIME_RULE
-    return policy.store(store).period(clock)
 
 
 def ads(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
@@ -61,7 +40,7 @@ def ads(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> 
     layout = settings.layout
     timezone = policy.business_timezone
     cutoff = day_end_utc(logical_date, timezone)
-    period = lifetime(policy)
+    period = policy.ad_cookie_lifetime()
     ad = policy.ad_profiling
     with connect(layout.work_db, timezone=timezone) as con:
         open_staged_browsing(con, layout, logical_date, cutoff)
@@ -120,88 +99,3 @@ def ads(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> 
     counts["ad_segment_min_size"] = ad.segment_min_size
     log.info("ad profiles: %s", counts)
     return counts
-
-
-def export_dir(settings: Settings, logical_date: date) -> Path:
-    """The ad server's export directory of a logical date."""
-    return settings.layout.ad_export / f"dt={logical_date.isoformat()}"
-
-
-def stage_export(settings: Settings, logical_date: date, run_id: str, staging: Path) -> dict:
-    """Write the ad server's export into the hidden directory `staging` (publish swaps it in
-    like the email feed): memberships.csv, segments.csv and manifest.json; its counts."""
-    layout = settings.layout
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    rows, digests, columns = {}, {}, {}
-    with connect(spill_dir=layout.spill) as con:
-        attach_work(con, layout)
-        run_sql(con, "ads/export_rows")
-        for name, (table, names, order) in EXPORT_FILES.items():
-            path = staging / name
-            # Table and columns from the fixed list above, never from data.
-            con.execute(
-                f"copy (select {', '.join(names)} from {table} order by {order})"
-                " to $p (format csv, header true)",
-                {"p": str(path)},
-            )
-            rows[name] = con.execute(f"select count(*) from {table}").fetchone()[0]
-            digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-            columns[name] = list(names)
-    manifest = {
-        "logical_date": logical_date.isoformat(),
-        "generated_at": runs.now_utc(),
-        # The run whose warehouse (ad_profiles, ad_segments) matches this export.
-        "run_id": run_id,
-        "rows": rows,
-        "columns": columns,
-        "sha256": digests,
-    }
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    return {
-        "ad_export_rows": rows["memberships.csv"],
-        "ad_export_segments": rows["segments.csv"],
-    }
-
-
-def retire_superseded(root: Path, until: date) -> int:
-    """Remove every complete export older than the newest one dated `until` or earlier (the
-    policy's ad_segment_exports rule: gone once superseded), and keep LATEST right; how many."""
-    dated = {p.name.removeprefix("dt="): p for p in complete_feeds(root)}
-    current = [day for day in dated if day <= until.isoformat()]
-    removed = 0
-    for day, path in sorted(dated.items()):
-        if current and day < max(current):
-            shutil.rmtree(path)
-            removed += 1
-    if root.is_dir():
-        refresh_latest(root)
-    return removed
-
-
-def superseded_until(policy: Policy, logical_date: date) -> date:
-    """The date up to which a newer export supersedes the older ones (ad_segment_exports)."""
-    keep = policy.store("ad_segment_exports").period("superseded")
-    return keep.before(datetime.combine(logical_date, datetime.min.time())).date()
-
-
-def open_checks(con, settings: Settings, policy: Policy, logical_date: date) -> None:
-    """For the validate stage, on its connection (the work database attached as `work`): each
-    profile's cookie re-derived from staging (ad_cookie_checks) and the export rows publish will
-    write (the same statement), read by the ad suites."""
-    cutoff = day_end_utc(logical_date, policy.business_timezone)
-    open_staged_browsing(con, settings.layout, logical_date, cutoff)
-    period = lifetime(policy)
-    run_sql(
-        con,
-        "validate/ad_cookie_checks",
-        {
-            "ad_purpose": policy.ad_profiling.purpose,
-            "timezone": policy.business_timezone,
-            "lifetime_years": period.years,
-            "lifetime_months": period.months,
-            "lifetime_days": period.days,
-        },
-    )
-    run_sql(con, "ads/export_rows")

@@ -7,9 +7,9 @@ from datetime import date
 
 from kalido.config import Settings
 from kalido.db import run_sql
-from kalido.pipelines.pseudonymise import open_staged_browsing
 from kalido.policy import Policy
-from kalido.shards import ONE_SHARD, Shard, open_shard
+from kalido.stores.shards import ONE_SHARD, Shard, open_shard
+from kalido.stores.staged import open_staged_browsing
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)

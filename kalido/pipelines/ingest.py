@@ -18,12 +18,13 @@ from pathlib import Path
 import duckdb
 from isal import igzip
 
-from kalido import landing_text, quality, raw_browsing
+from kalido import landing_text, quality
 from kalido.config import Layout, Settings
 from kalido.contract import EXTENSIONS, PARTITION, SOURCES, SourceSpec
 from kalido.db import connect, run_sql
 from kalido.policy import Policy
 from kalido.pseudonyms import token
+from kalido.stores import raw_browsing
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)

@@ -10,19 +10,22 @@ from datetime import date
 from kalido import stages, warehouse
 from kalido.config import ConfigError, Layout, Settings, default_home, load_settings, policy_path
 from kalido.db import in_fresh_process
-from kalido.features import build_features, build_similarity, recommend
-from kalido.pipelines import objectstore, runs, unchanged
 from kalido.pipelines.ads import ads
+from kalido.pipelines.build_features import build_features
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
-from kalido.pipelines.pseudonymise import check_key, pseudonymise
+from kalido.pipelines.pseudonymise import pseudonymise
 from kalido.pipelines.publish import publish, republish_run_table
 from kalido.pipelines.purge import purge
+from kalido.pipelines.recommend import recommend
 from kalido.pipelines.requests import answer_access_requests, check_requests
 from kalido.pipelines.rotate import check_key_version, rotate_key
+from kalido.pipelines.similarity import build_similarity
 from kalido.pipelines.validate import validate
 from kalido.policy import Policy, load_policy
-from kalido.shards import Shard, plan
+from kalido.stores import objectstore, runs, unchanged
+from kalido.stores.identities import check_key
+from kalido.stores.shards import Shard, plan
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,9 @@ import pyarrow.csv as pacsv
 from kalido import warehouse
 from kalido.config import Layout, Settings
 from kalido.db import attach, connect, rebuild_in_fresh_process, run_sql
-from kalido.email_feed import (
+from kalido.policy import Policy
+from kalido.stores import ad_export, objectstore, runs
+from kalido.stores.email_feed import (
     FEED_COLUMNS,
     FEED_FILE,
     MANIFEST,
@@ -33,9 +35,7 @@ from kalido.email_feed import (
     swap_dir,
     write_manifest,
 )
-from kalido.pipelines import ads, objectstore, runs
-from kalido.policy import Policy
-from kalido.shards import attach_work
+from kalido.stores.shards import attach_work
 from kalido.suppression import recipient_pseudonym, suppression_secret
 
 log = logging.getLogger(__name__)
@@ -394,7 +394,7 @@ def publish(
     staging = feed_dir.with_name(f".{feed_dir.name}.{os.getpid()}.tmp")
     # The ad server's export (issue 27) goes out like the feed: whole or not at all, before the
     # warehouse, then the exports it supersedes are retired.
-    ad_dir = ads.export_dir(settings, logical_date)
+    ad_dir = ad_export.export_dir(settings, logical_date)
     ad_staging = ad_dir.with_name(f".{ad_dir.name}.{os.getpid()}.tmp")
     draft = _draft(layout.warehouse)
     remove_leftovers(layout)
@@ -403,7 +403,7 @@ def publish(
     try:
         counts = {
             **_stage_feed(settings, logical_date, run_id, staging),
-            **ads.stage_export(settings, logical_date, run_id, ad_staging),
+            **ad_export.stage_export(settings, logical_date, run_id, ad_staging),
             "feed_run_id": run_id,
         }
         counts["warehouse_published"] = not keep
@@ -419,7 +419,9 @@ def publish(
         refresh_latest(layout.email_feed)
         runs.record_published(layout, run_id, "email_feed", feed_run_id=run_id)
         _swap_feed(ad_staging, ad_dir)
-        ads.retire_superseded(layout.ad_export, ads.superseded_until(policy, logical_date))
+        ad_export.retire_superseded(
+            layout.ad_export, ad_export.superseded_until(policy, logical_date)
+        )
         runs.record_published(layout, run_id, "ad_export")
         warehouse.swap_in(draft, layout.warehouse)
         if not keep:

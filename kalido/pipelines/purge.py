@@ -32,15 +32,15 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from kalido import raw_browsing
 from kalido.config import ConfigError, Layout, Settings
 from kalido.db import attach, connect, in_fresh_process, rebuild_database, run_sql
-from kalido.email_feed import refresh_latest
-from kalido.pipelines import ads, objectstore, runs, unchanged
-from kalido.pipelines.pseudonymise import assign_pseudonyms, compact_staging, stored_signatures
 from kalido.policy import Policy
-from kalido.rewrite import Needles, rewrite_feed_dir, rewrite_file
-from kalido.shards import shards_dir
+from kalido.stores import ad_export, objectstore, raw_browsing, runs, unchanged
+from kalido.stores.email_feed import refresh_latest
+from kalido.stores.identities import assign_pseudonyms
+from kalido.stores.rewrite import Needles, rewrite_feed_dir, rewrite_file
+from kalido.stores.shards import shards_dir
+from kalido.stores.staged import compact_staging, stored_signatures
 from kalido.suppression import request_pseudonym, suppression_secret, suppression_tag
 from kalido.timewindow import day_end_utc
 
@@ -483,7 +483,9 @@ def _purge_exports(
                 report.add("email_feeds", rows_removed=removed, files_rewritten=int(bool(removed)))
         refresh_latest(feed_root)
     # Ad-server exports: gone once a newer one is out (publish retires them too).
-    removed = ads.retire_superseded(layout.ad_export, ads.superseded_until(policy, logical_date))
+    removed = ad_export.retire_superseded(
+        layout.ad_export, ad_export.superseded_until(policy, logical_date)
+    )
     report.add("ad_segment_exports", files_removed=removed)
     # Subject-access exports: gone after their period, and at once when the customer is erased.
     access_root = layout.home / "exports" / "subject_access"

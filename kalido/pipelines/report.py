@@ -25,12 +25,11 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from kalido import raw_browsing
 from kalido.config import ConfigError, Layout, RunInProgress, default_home, policy_path
 from kalido.db import attach, connect, run_sql, sql_text, write_text_whole
-from kalido.email_feed import MANIFEST
-from kalido.pipelines import runs
 from kalido.policy import DEFAULT_POLICY_PATH, UNTIMED_CLOCKS, Policy, load_policy
+from kalido.stores import raw_browsing, runs
+from kalido.stores.email_feed import MANIFEST
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
-from kalido import raw_browsing
 from kalido.config import Settings
 from kalido.db import attach, connect, run_sql, write_text_whole
 from kalido.policy import Policy
-from kalido.shards import attach_work
+from kalido.stores import raw_browsing
+from kalido.stores.shards import attach_work
 
 log = logging.getLogger(__name__)
 

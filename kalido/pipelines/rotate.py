@@ -11,7 +11,7 @@ import pyarrow as pa
 from kalido.config import ConfigError, Layout, Settings
 from kalido.db import connect, rebuild_database, run_sql
 from kalido.pseudonyms import pseudonym
-from kalido.shards import shards_dir
+from kalido.stores.shards import shards_dir
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,14 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from kalido import quality, raw_browsing
+from kalido import quality
 from kalido.config import Settings
 from kalido.contract import SOURCES
 from kalido.db import attach, bound_statements, connect, run_sql
-from kalido.pipelines import ads, runs
 from kalido.policy import Policy
-from kalido.shards import attach_work
+from kalido.stores import raw_browsing, runs
+from kalido.stores.shards import attach_work
+from kalido.stores.staged import open_staged_browsing
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,27 @@ def _parameters(policy: Policy, settings: quality.QualitySettings, logical_date:
     }
 
 
+def _open_ad_checks(con, settings: Settings, policy: Policy, logical_date: date) -> None:
+    """For the validate stage, on its connection (the work database attached as `work`): each
+    profile's cookie re-derived from staging (ad_cookie_checks) and the export rows publish will
+    write (the same statement), read by the ad suites."""
+    cutoff = day_end_utc(logical_date, policy.business_timezone)
+    open_staged_browsing(con, settings.layout, logical_date, cutoff)
+    period = policy.ad_cookie_lifetime()
+    run_sql(
+        con,
+        "validate/ad_cookie_checks",
+        {
+            "ad_purpose": policy.ad_profiling.purpose,
+            "timezone": policy.business_timezone,
+            "lifetime_years": period.years,
+            "lifetime_months": period.months,
+            "lifetime_days": period.days,
+        },
+    )
+    run_sql(con, "ads/export_rows")
+
+
 def _batches(
     settings: Settings,
     policy: Policy,
@@ -184,7 +206,7 @@ def _batches(
         attach(con, layout.raw_db, "raw")
         attach_work(con, layout)
         # Advertising suites: cookies re-derived from staging, and the ad export's rows.
-        ads.open_checks(con, settings, policy, logical_date)
+        _open_ad_checks(con, settings, policy, logical_date)
         files = run_sql(
             con, "validate/batch_files", {"run_id": run_id, "logical_date": logical_date}
         )

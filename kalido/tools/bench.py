@@ -5,7 +5,7 @@ generated beside the home in <SIZE>-<DAYS>d.landing, and linked into the home fo
 1. catch-up: run D-1 from an empty state (untimed; it ingests the history),
 2. nightly: run D, one new day of files — per stage wall time, rows/s and peak memory,
 3. empty day: run D again with no new files (the run finds nothing changed since step 2 and
-   skips its stages, see kalido/pipelines/unchanged.py),
+   skips its stages, see kalido/stores/unchanged.py),
 4. floor: DuckDB alone reads D's landing files and writes them as Parquet.
 
 Every SQL statement of steps 2 and 3 is timed into <root>/statements-<SIZE>-<DAYS>d.log (SQL file

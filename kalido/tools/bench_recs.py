@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
-from kalido import recommender
-from kalido.features import rec_params
+from kalido.features import recommender
 from kalido.features.holdout import Holdout, holdout_quality
+from kalido.features.params import rec_params
 from kalido.policy import load_policy
 
 SEED = 20261124

@@ -33,10 +33,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import scipy.sparse as sp
 
-from kalido import raw_browsing, recommender
 from kalido.config import Layout, Settings
 from kalido.db import attach, connect, run_sql
-from kalido.features import build_unsharded, learned_params, order_filter, rec_params
+from kalido.features import recommender
 from kalido.features.metrics import (
     K,
     intra_list_diversity,
@@ -46,10 +45,16 @@ from kalido.features.metrics import (
     personal_values,
     repeat_share,
 )
+from kalido.features.params import order_filter, rec_params
+from kalido.pipelines.build_features import build_features
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
 from kalido.pipelines.pseudonymise import pseudonymise
+from kalido.pipelines.recommend import recommend
+from kalido.pipelines.similarity import build_similarity
 from kalido.policy import Policy
+from kalido.stores import raw_browsing
+from kalido.stores.feature_tables import learned_params
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +92,15 @@ class Lists:
     sim_src: np.ndarray
     sim_rank: np.ndarray
     sim_dst: np.ndarray
+
+
+def build_unsharded(settings: Settings, policy: Policy, logical_date: date, run_id: str) -> dict:
+    """Every feature in one shard (evaluation harness): build_features, similarity, recommend."""
+    return {
+        **build_features(settings, policy, logical_date, run_id),
+        **build_similarity(settings, policy, logical_date, run_id),
+        **recommend(settings, policy, logical_date, run_id),
+    }
 
 
 def _ranked(rows: np.ndarray, scores: np.ndarray, items: np.ndarray, k: int):

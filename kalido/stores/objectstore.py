@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 
 from kalido.config import EXPORT_URL_VARIABLE, LANDING_URL_VARIABLE, ConfigError, Settings
 from kalido.contract import PARTITION, SOURCES
-from kalido.email_feed import MANIFEST, complete_feeds
+from kalido.stores.email_feed import MANIFEST, complete_feeds
 
 log = logging.getLogger(__name__)
 

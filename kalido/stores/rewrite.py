@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from isal import igzip
 
 from kalido.db import connect, run_sql
-from kalido.email_feed import (
+from kalido.stores.email_feed import (
     ENCODING,
     FEED_FILE,
     MANIFEST,
@@ -41,7 +41,7 @@ from kalido.email_feed import (
     swap_dir,
     write_manifest,
 )
-from kalido.pipelines.runs import now_utc
+from kalido.stores.runs import now_utc
 
 # Which fields of each landing source name a person, and in which identifier domain.
 IDENTIFIER_FIELDS = {

@@ -1,0 +1,142 @@
+"""Staged browsing: pseudonymised Parquet partitions (one per landing day) with their manifest
+of signatures, read as the temporary view stg_browsing, less the rows pending an erasure's
+compaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from kalido.config import Layout, Settings
+from kalido.db import (
+    connect,
+    copy_to_file,
+    run_sql,
+    sql_text,
+)
+from kalido.stores import raw_browsing
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"  # landing date -> the digests its Parquet file was written from
+
+
+SCHEMA_FILE = "schema.parquet"  # no rows: stg_browsing's columns when there is no partition
+
+
+# (event_id, event_time) of the raw rows pending an erasure's compaction: stg_browsing leaves them
+# out. Staged partitions mirror the raw files (pending rows included), so that an erasure rewrites
+# no partition the night it arrives; the compaction rewrites both (compact_staging).
+PENDING_FILE = "pending_removal.parquet"
+
+
+def partition_signatures(con, settings: Settings, logical_date: date) -> dict[str, dict]:
+    """Landing date -> digests of its raw browsing rows (`rows`: every row; `files`: the files
+    only) with the key and the staging SQL, and its row count. Unchanged `rows`: the Parquet file
+    is reused; same `files` and fewer rows: it is filtered; otherwise it is pseudonymised again."""
+    recipe = hashlib.sha256(sql_text("pseudonymise/build_staging").encode()).hexdigest()
+    base = f"{recipe}|{settings.key_version}|{settings.key_fingerprint}"
+    rows = run_sql(con, "pseudonymise/browsing_signatures", {"logical_date": logical_date})
+    return {
+        day.isoformat(): {
+            "rows": hashlib.sha256(f"{base}|{count}|{row_hash}".encode()).hexdigest(),
+            "files": hashlib.sha256(f"{base}|{file_hash}".encode()).hexdigest(),
+            "row_count": count,
+        }
+        for day, count, row_hash, file_hash in rows.fetchall()
+    }
+
+
+def read_manifest(directory: Path) -> dict:
+    try:
+        return json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # no usable record: every partition is pseudonymised again
+
+
+def partition_file(directory: Path, day: str) -> Path:
+    return directory / f"dt={day}" / "events.parquet"
+
+
+def write_manifest(directory: Path, manifest: dict) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    record = directory / f".{MANIFEST}.{os.getpid()}"
+    record.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(record, directory / MANIFEST)
+
+
+def stored_signatures(settings: Settings, days: list[str]) -> dict[str, dict]:
+    """The signatures (see partition_signatures) of some raw partitions as their files hold
+    them, rows pending an erasure's compaction included."""
+    with connect(spill_dir=settings.layout.spill) as con:
+        raw_browsing.open_view(con, settings.layout, stored=True, partitions=days)
+        return partition_signatures(con, settings, date.max)
+
+
+def compact_staging(settings: Settings, events: pa.Table, before: dict[str, dict]) -> int:
+    """After a compaction rewrote the raw browsing files without the pending rows `events`
+    (_partition_date, event_id, event_time), rewrite the staged partitions of their days without
+    them too and drop the exclusion file; returns the partitions rewritten or removed.
+
+    A partition that mirrored its raw files before the compaction (its manifest entry equals
+    `before`, their signatures then) mirrors them after, so it takes their new signature and the
+    next pseudonymise reuses it; any other keeps its entry, and the next pseudonymise finds its
+    raw partition changed as it would have anyway."""
+    layout = settings.layout
+    directory = layout.browsing_partitions
+    manifest = read_manifest(directory)
+    days = sorted({day.isoformat() for day in events.column("_partition_date").to_pylist()})
+    after = stored_signatures(settings, days)
+    done = 0
+    with connect(spill_dir=layout.spill) as con:
+        con.register("compacted_events", events)
+        for day in days:
+            path = partition_file(directory, day)
+            if not path.exists():
+                continue
+            done += 1
+            if day not in after:  # raw holds nothing of the day any more
+                shutil.rmtree(path.parent)
+                manifest.pop(day, None)
+                continue
+            params = {"file": str(path), "partition_date": date.fromisoformat(day)}
+            copy_to_file(con, "pseudonymise/browsing_partition_compacted", path, params)
+            stored = manifest.get(day)
+            if isinstance(stored, dict) and stored.get("rows") == before.get(day, {}).get("rows"):
+                manifest[day] = after[day]
+    write_manifest(directory, manifest)
+    (directory / PENDING_FILE).unlink(missing_ok=True)
+    return done
+
+
+def open_staged_browsing(
+    con: duckdb.DuckDBPyConnection, layout: Layout, logical_date: date, cutoff
+) -> None:
+    """Make stg_browsing (pseudonymised browsing up to the logical date) readable on `con`:
+    a temporary view over the partitions the last pseudonymise of that date recorded, less the
+    rows pending an erasure's compaction."""
+    directory = layout.browsing_partitions
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(
+            f"no readable browsing partition manifest in {directory} (run pseudonymise first)"
+        ) from exc
+    days = sorted(day for day in manifest if day <= logical_date.isoformat())
+    # The empty file last: DuckDB estimates a file list's rows from its first file, and an
+    # estimate of 0 makes the joins build their hash tables on the browsing side.
+    files = [partition_file(directory, day) for day in days] + [directory / SCHEMA_FILE]
+    params = {"files": [str(f) for f in files], "cutoff": cutoff}
+    pending = directory / PENDING_FILE
+    if pending.exists():
+        run_sql(con, "pseudonymise/browsing_view_pending", {**params, "pending": str(pending)})
+    else:
+        run_sql(con, "pseudonymise/browsing_view", params)
