@@ -251,6 +251,8 @@ class Policy:
     # Erasure bytes are removed in a compaction this many days before the earliest pending
     # erasure is due (issue 25; purge.py).
     erasure_compaction_lead_days: int
+    # Ingest recognises a row sent again within this many days of its first partition.
+    duplicate_window_days: int
     purposes: MappingProxyType
     profiling: Profiling
     email_feed: EmailFeed
@@ -394,6 +396,7 @@ def load_policy(path: Path | None = None) -> Policy:
             age_limit=_positive_int("policy", raw, "age_limit"),
             request_due_months=_positive_int("policy", raw, "request_due_months"),
             erasure_compaction_lead_days=_lead_days(raw.get("erasure_compaction_lead_days", 7)),
+            duplicate_window_days=_positive_int("policy", raw, "duplicate_window_days"),
             purposes=MappingProxyType(purposes),
             profiling=profiling,
             email_feed=email_feed,

@@ -29,11 +29,6 @@ from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)
 
-# Rows re-sent in another file are recognised as duplicates when first loaded from a partition at
-# most this long before (see ingest/classify.sql); a whole re-sent file is caught by its checksum.
-DEDUP_WINDOW = timedelta(days=35)
-
-
 @dataclass(frozen=True)
 class LandingFile:
     source: SourceSpec
@@ -237,6 +232,7 @@ def _validation_params(
         "birth_dates_since": date(logical_date.year - qsettings.birth_years_before, 1, 1),
         "pii": personal_data_pattern(qsettings),
         "plain_id": PLAIN_ID,
+        "duplicate_window": timedelta(days=policy.duplicate_window_days),
     }
 
 
@@ -260,7 +256,7 @@ def _classify_file(
         "ingest/classify",
         {
             "partition_date": landing_file.partition_date,
-            "dedup_since": landing_file.partition_date - DEDUP_WINDOW,
+            "dedup_since": landing_file.partition_date - params["duplicate_window"],
             "file_id": file_id,
         },
         identifiers={"key": ", ".join(spec.key), "raw_table": spec.raw_table},
