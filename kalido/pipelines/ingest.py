@@ -29,6 +29,7 @@ from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class LandingFile:
     source: SourceSpec

@@ -45,7 +45,7 @@ from kalido.features.metrics import (
     personal_values,
     repeat_share,
 )
-from kalido.features.params import order_filter, rec_params
+from kalido.features.params import interactions, order_filter, rec_params
 from kalido.pipelines.build_features import build_features
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
@@ -53,7 +53,7 @@ from kalido.pipelines.pseudonymise import pseudonymise
 from kalido.pipelines.recommend import recommend
 from kalido.pipelines.similarity import build_similarity
 from kalido.policy import Policy
-from kalido.stores import raw_browsing
+from kalido.stores import feature_tables, raw_browsing
 from kalido.stores.feature_tables import learned_params
 
 log = logging.getLogger(__name__)
@@ -559,33 +559,16 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
             run_sql(con, f"features/{inputs}", {"cutoff": split, **order_filter(policy)})
         attach(con, test.layout.work_db, "te")
         run_sql(con, "evaluation/test_window", {"split": split, "end": end, **order_filter(policy)})
-        items = con.execute(
-            "select c.category_code, i.in_stock from rec_items as i "
-            "inner join rec_categories as c on c.category = i.category order by i.item"
-        ).fetchnumpy()
+        catalogue = feature_tables.catalogue(con)
         n_users = con.execute("select count(*) from rec_users").fetchone()[0]
-        n_categories = con.execute("select count(*) from rec_categories").fetchone()[0]
         raw = con.execute("select * from rec_events").fetchnumpy()
         own = con.execute("select user_code, item from rec_history").fetchnumpy()
         truth = con.execute("select user_code, item from eval_truth").fetchnumpy()
         pairs = con.execute("select current_item, next_item from eval_next").fetchnumpy()
         ours = con.execute("select user_code, rank, item from eval_kalido_recs").fetchnumpy()
         ours_sim = con.execute("select src, rank, dst from eval_kalido_similar").fetchnumpy()
-    n_items = len(items["in_stock"])
-    events = recommender.Interactions(
-        user=raw["user_code"].astype(np.int32),
-        item=raw["item"].astype(np.int32),
-        age_days=raw["age_days"].astype(np.float64),
-        kind=raw["kind"].astype(np.int8),
-        group=raw["grp"].astype(np.int64),
-        n_users=n_users,
-        n_items=n_items,
-    )
-    catalogue = recommender.Catalogue(
-        category=items["category_code"].astype(np.int32),
-        in_stock=items["in_stock"].astype(bool),
-        n_categories=max(n_categories, 1),
-    )
+    n_items = len(catalogue.in_stock)
+    events = interactions(raw, n_users, n_items)
     excluded_users, excluded_items = recommender.excluded_pairs(events, params)
     excluded = np.unique(excluded_users.astype(np.int64) * n_items + excluded_items)
     # What each person did before the split (retained history and the similarity's input).
