@@ -33,9 +33,15 @@ def interactions(columns: dict, n_users: int, n_items: int, group=None) -> recom
     )
 
 
-def order_filter(policy: Policy) -> dict:
-    """The SQL parameter naming the order lines no feature counts (one list, from the policy)."""
-    return {"ignored_statuses": list(policy.profiling.ignored_order_statuses)}
+def event_params(policy: Policy) -> dict:
+    """The SQL parameters every event query shares: the order lines no feature counts (one list,
+    from the policy) and the recommender's codes of a view, an add-to-cart and an order line."""
+    return {
+        "ignored_statuses": list(policy.profiling.ignored_order_statuses),
+        "view_kind": recommender.VIEW,
+        "cart_kind": recommender.CART,
+        "order_kind": recommender.ORDER,
+    }
 
 
 def interest_params(policy: Policy, cutoff) -> dict:
@@ -48,5 +54,5 @@ def interest_params(policy: Policy, cutoff) -> dict:
         "view_weight": tuning.view_weight,
         "cart_weight": tuning.cart_weight,
         "order_weight": tuning.order_weight,
-        **order_filter(policy),
+        **event_params(policy),
     }

@@ -15,7 +15,7 @@ from kalido.config import Settings
 from kalido.db import connect, run_sql
 from kalido.features import recommender
 from kalido.features.holdout import FIGURES, Holdout, holdout_quality
-from kalido.features.params import interactions, order_filter, rec_params
+from kalido.features.params import event_params, interactions, rec_params
 from kalido.policy import LEARNABLE_WEIGHTS, Policy
 from kalido.stores import feature_tables
 from kalido.stores.shards import (
@@ -69,7 +69,7 @@ def build_similarity(
         catalogue = feature_tables.catalogue(con)
         n_items = len(catalogue.in_stock)
         n_users = con.execute("select count(*) from rec_users").fetchone()[0]
-        run_sql(con, "features/recommender_events", {"cutoff": cutoff, **order_filter(policy)})
+        run_sql(con, "features/recommender_events", {"cutoff": cutoff, **event_params(policy)})
         events = interactions(
             con.execute("select * from rec_events").fetchnumpy(), n_users, n_items
         )

@@ -9,7 +9,7 @@ import duckdb
 
 from kalido.db import run_sql
 from kalido.features import recommender
-from kalido.features.params import interactions, order_filter
+from kalido.features.params import event_params, interactions
 from kalido.policy import LEARNABLE_WEIGHTS, Policy
 
 
@@ -29,7 +29,7 @@ def catalogue(con: duckdb.DuckDBPyConnection) -> recommender.Catalogue:
 def history(
     con: duckdb.DuckDBPyConnection, n_items: int, cutoff, policy: Policy
 ) -> recommender.Interactions:
-    run_sql(con, "features/recommender_history", {"cutoff": cutoff, **order_filter(policy)})
+    run_sql(con, "features/recommender_history", {"cutoff": cutoff, **event_params(policy)})
     n_users = con.execute("select count(*) from rec_users").fetchone()[0]
     columns = con.execute("select * from rec_history").fetchnumpy()
     return interactions(columns, n_users, n_items, group=columns["user_code"])

@@ -45,7 +45,7 @@ from kalido.features.metrics import (
     personal_values,
     repeat_share,
 )
-from kalido.features.params import interactions, order_filter, rec_params
+from kalido.features.params import event_params, interactions, rec_params
 from kalido.pipelines.build_features import build_features
 from kalido.pipelines.gate import gate
 from kalido.pipelines.ingest import ingest
@@ -556,9 +556,9 @@ def _score(train, test, policy, split, end, stage_seconds, stage_mib) -> dict:
         # The weights the training night learned (what its published lists were built with).
         params = learned_params(con, rec_params(policy.profiling))
         for inputs in ("recommender_codes", "recommender_events", "recommender_history"):
-            run_sql(con, f"features/{inputs}", {"cutoff": split, **order_filter(policy)})
+            run_sql(con, f"features/{inputs}", {"cutoff": split, **event_params(policy)})
         attach(con, test.layout.work_db, "te")
-        run_sql(con, "evaluation/test_window", {"split": split, "end": end, **order_filter(policy)})
+        run_sql(con, "evaluation/test_window", {"split": split, "end": end, **event_params(policy)})
         catalogue = feature_tables.catalogue(con)
         n_users = con.execute("select count(*) from rec_users").fetchone()[0]
         raw = con.execute("select * from rec_events").fetchnumpy()

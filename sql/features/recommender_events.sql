@@ -6,13 +6,15 @@ with behaviour as (
         user_pid,
         product_id,
         event_time as happened_at,
-        case when event_type = 'product_view' then 0 else 1 end as kind,
+        case when event_type = 'product_view' then $view_kind else $cart_kind end as kind,
         's' || session_pid as grp,
         event_id as tie
     from gated_events
     where event_type in ('product_view', 'add_to_cart')
     union all
-    select user_pid, product_id, ordered_at, 2, 'o' || order_pid, lpad(line_no::varchar, 9, '0')
+    select
+        user_pid, product_id, ordered_at, $order_kind, 'o' || order_pid,
+        lpad(line_no::varchar, 9, '0')
     from gated_orders
     where status not in (select unnest($ignored_statuses))
 ),

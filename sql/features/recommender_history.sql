@@ -1,14 +1,14 @@
 -- Each user's recent history: the retained views, add-to-carts, orders (needs recommender_codes).
 create or replace temp table rec_history as
 with signals as (
-    select user_pid, product_id, viewed_at as happened_at, 0 as kind
+    select user_pid, product_id, viewed_at as happened_at, $view_kind as kind
     from feat_views_recent
     union all
-    select user_pid, product_id, event_time, 1
+    select user_pid, product_id, event_time, $cart_kind
     from gated_events
     where event_type = 'add_to_cart'
     union all
-    select user_pid, product_id, ordered_at, 2
+    select user_pid, product_id, ordered_at, $order_kind
     from gated_orders
     where status not in (select unnest($ignored_statuses))
 )
