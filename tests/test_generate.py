@@ -256,3 +256,8 @@ def test_identifiers_and_values_follow_the_documented_shapes(clean_zone):
     }
     consents, _ = json_rows(texts, "consents")
     assert {c["subject_type"] for c in consents} == {"customer", "cookie"}
+
+
+def test_a_tiny_zone_without_a_logged_in_cart_has_no_web_orders_and_no_crash(tmp_path):
+    summary = generate_landing(tmp_path, days=1, users=5, products=1, bad_rate=0.5)
+    assert summary.files and (tmp_path / "landing" / "browsing").is_dir()

@@ -54,8 +54,11 @@ class Orders:
         candidates = np.flatnonzero((carts_per_session > 0) & logged_in)
         wanted = rng.poisson(pop.n * ORDERS_PER_USER * factor * (1 - STORE_ORDER_SHARE))
         # Sessions that filled the cart more are likelier to check out.
-        weight = carts_per_session[candidates] / carts_per_session[candidates].sum()
-        chosen = rng.choice(candidates, min(wanted, len(candidates)), replace=False, p=weight)
+        if len(candidates):
+            weight = carts_per_session[candidates] / carts_per_session[candidates].sum()
+            chosen = rng.choice(candidates, min(wanted, len(candidates)), replace=False, p=weight)
+        else:  # a tiny zone's day without a logged-in cart: no web orders (numpy refuses p=[])
+            chosen = candidates
         chosen = np.sort(chosen)
         low = np.searchsorted(cart_session, chosen, "left")
         high = np.searchsorted(cart_session, chosen, "right")
