@@ -11,11 +11,7 @@ from kalido.db import run_sql
 from kalido.features.params import interest_params
 from kalido.policy import Policy
 from kalido.stores import feature_tables
-from kalido.stores.shards import (
-    ONE_SHARD,
-    Shard,
-    open_shard,
-)
+from kalido.stores.shards import ONE_SHARD, Shard, open_shard
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)

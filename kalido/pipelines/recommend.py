@@ -15,11 +15,7 @@ from kalido.features import recommender
 from kalido.features.params import rec_params
 from kalido.policy import Policy
 from kalido.stores import feature_tables
-from kalido.stores.shards import (
-    ONE_SHARD,
-    Shard,
-    open_shard,
-)
+from kalido.stores.shards import ONE_SHARD, Shard, open_shard
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)

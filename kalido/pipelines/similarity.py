@@ -18,12 +18,7 @@ from kalido.features.holdout import FIGURES, Holdout, holdout_quality
 from kalido.features.params import event_params, interactions, rec_params
 from kalido.policy import LEARNABLE_WEIGHTS, Policy
 from kalido.stores import feature_tables
-from kalido.stores.shards import (
-    COUNT_TABLE,
-    attach_shards,
-    remove_other_counts,
-    union_views,
-)
+from kalido.stores.shards import COUNT_TABLE, attach_shards, remove_other_counts, union_views
 from kalido.stores.staged import open_staged_browsing
 from kalido.timewindow import day_end_utc
 

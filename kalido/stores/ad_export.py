@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import shutil
 from datetime import date, datetime
 from pathlib import Path
@@ -16,8 +15,6 @@ from kalido.policy import Policy
 from kalido.stores import runs
 from kalido.stores.email_feed import MANIFEST, complete_feeds, refresh_latest
 from kalido.stores.shards import attach_work
-
-log = logging.getLogger(__name__)
 
 EXPORT_FILES = {
     "memberships.csv": ("ad_export_memberships", ("ad_pid", "segment_id"), "ad_pid, segment_id"),

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 import pyarrow as pa
 
 from kalido.config import ConfigError, Settings
-from kalido.db import (
-    connect,
-    run_sql,
-)
+from kalido.db import connect, run_sql
 from kalido.pseudonyms import pseudonym
 from kalido.stores import raw_browsing
-
-log = logging.getLogger(__name__)
 
 
 def check_key(settings: Settings) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import shutil
 from datetime import date
@@ -16,22 +15,11 @@ import duckdb
 import pyarrow as pa
 
 from kalido.config import Layout, Settings
-from kalido.db import (
-    connect,
-    copy_to_file,
-    run_sql,
-    sql_text,
-)
+from kalido.db import connect, copy_to_file, run_sql, sql_text
 from kalido.stores import raw_browsing
 
-log = logging.getLogger(__name__)
-
 MANIFEST = "manifest.json"  # landing date -> the digests its Parquet file was written from
-
-
 SCHEMA_FILE = "schema.parquet"  # no rows: stg_browsing's columns when there is no partition
-
-
 # (event_id, event_time) of the raw rows pending an erasure's compaction: stg_browsing leaves them
 # out. Staged partitions mirror the raw files (pending rows included), so that an erasure rewrites
 # no partition the night it arrives; the compaction rewrites both (compact_staging).
