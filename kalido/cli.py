@@ -219,9 +219,8 @@ class Progress:
 
 
 def _shard_labels(shards: int) -> list[str]:
-    from kalido.stores.shards import (
-        plan,  # imports duckdb: a configuration error stays fast without
-    )
+    # Imported here: kalido.stores.shards imports duckdb, and a configuration error stays fast.
+    from kalido.stores.shards import plan
 
     return plan(shards)
 

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import ndtri as norm_quantile
 
 from kalido.features import recommender
-from kalido.features.metrics import K, paired_difference, personal_values
+from kalido.features.metrics import Z95, K, paired_difference, personal_values
 from kalido.features.recommender import Catalogue, Interactions, RecParams
 
 # Trending: what most distinct people viewed in the last days before the split.
@@ -28,9 +28,9 @@ MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
 # at most two more similarities (half-life), whatever the log.
 GRID_FACTORS = (0.5, 2.0)
 GRID_FROM_ZERO = (0.25, 1.0)
-# The 95 % interval of a gain is widened for the number of values tried in the night
-# (Bonferroni): with ten tries, one of them beats the prior by luck far more often than 1 in 20.
-Z95 = 1.959964
+# The 95 % interval of a gain (metrics.paired_difference) is widened for the number of values
+# tried in the night (Bonferroni): with ten tries, one of them beats the prior by luck far more
+# often than 1 in 20.
 # Below this many sampled people the interval itself cannot be trusted (a handful of people who
 # all gained alike show no spread at all): the policy's values stand.
 LEARN_MIN_PEOPLE = 30

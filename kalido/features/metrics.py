@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 K = 20  # the email's list length: every metric is at 20
+Z95 = 1.96  # the normal quantile of a two-sided 95 % interval
 
 
 def personal_values(
@@ -93,7 +94,7 @@ def paired_difference(theirs: np.ndarray, ours: np.ndarray) -> dict:
     if n < 2:  # no spread to measure
         return {"n": n, "difference": float(difference.sum()), "ci95": None}
     spread = float(difference.std(ddof=1))
-    return {"n": n, "difference": float(difference.mean()), "ci95": 1.96 * spread / np.sqrt(n)}
+    return {"n": n, "difference": float(difference.mean()), "ci95": Z95 * spread / np.sqrt(n)}
 
 
 def repeat_share(

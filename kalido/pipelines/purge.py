@@ -500,17 +500,12 @@ def _purge_exports(
                 report.add("subject_access_exports", files_removed=1)
 
 
-def _purge_files(
-    layout: Layout,
-    policy: Policy,
-    logical_date: date,
-    needles: Needles,
-    feed_needles: Needles,
-    report: Report,
-    feed_reasons: dict[str, str] | None = None,
+def _purge_records(
+    layout: Layout, policy: Policy, logical_date: date, needles: Needles, report: Report
 ) -> None:
+    """Logs, run records, reports, quality results and evaluation outputs after their period;
+    a traceback quoting an erased person at once."""
     cutoff = day_end_utc(logical_date, policy.business_timezone)
-    _purge_exports(layout, policy, logical_date, needles, feed_needles, report, feed_reasons)
     # Tracebacks can quote values: an erased person's go at once, the rest after their period.
     logs = layout.restricted / "logs"
     if logs.is_dir():
@@ -562,7 +557,8 @@ def purge(
     needles, feed_needles = summary.pop("_needles"), summary.pop("_feed_needles")
     feed_reasons = summary.pop("_feed_reasons")
     erasures = summary.pop("_erasures")
-    _purge_files(layout, policy, logical_date, needles, feed_needles, report, feed_reasons)
+    _purge_exports(layout, policy, logical_date, needles, feed_needles, report, feed_reasons)
+    _purge_records(layout, policy, logical_date, needles, report)
     if settings.export_url:  # the bucket's feeds follow the local ones at once
         objectstore.mirror_exports(settings, warehouse=False)
     stores = report.as_dict()

@@ -18,7 +18,7 @@ from pathlib import Path
 from kalido.config import PROJECT_ROOT, policy_path
 from kalido.features.holdout import LEARN_MIN_PEOPLE
 from kalido.policy import load_policy
-from kalido.tools.evaluation import UNCONSTRAINED, evaluate
+from kalido.tools.evaluation import UNCONSTRAINED, difference_cell, evaluate
 from kalido.tools.importers import import_events
 
 DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
@@ -104,7 +104,8 @@ def summary(reports: dict[str, dict]) -> str:
             free = rows.get(method + UNCONSTRAINED)
             gaps = row.get("minus_kalido", {})
             cells = [
-                _gap(gaps[key]) if key in gaps else "" for key in ("personal_hr", "personal_mrr")
+                difference_cell(gaps[key], digits=3) if key in gaps else ""
+                for key in ("personal_hr", "personal_mrr")
             ]
             lines.append(
                 f"| {method} | {_figures(row)} | {_figures(free) if free else ''} | "
@@ -143,13 +144,6 @@ def summary(reports: dict[str, dict]) -> str:
             "",
         ]
     return "\n".join(lines)
-
-
-def _gap(d: dict) -> str:
-    if d["ci95"] is None:
-        return f"{d['difference']:+.3f}"
-    star = " *" if abs(d["difference"]) > d["ci95"] else ""
-    return f"{d['difference']:+.3f} ± {d['ci95']:.3f}{star}"
 
 
 def main(argv: list[str] | None = None) -> int:

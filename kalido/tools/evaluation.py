@@ -747,7 +747,7 @@ def markdown(report: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for r in report["methods"][1:]:
-        cells = [_difference_cell(d) for d in r["minus_kalido"].values()]
+        cells = [difference_cell(d) for d in r["minus_kalido"].values()]
         lines.append(f"| {r['method']} | " + " | ".join(cells) + " |")
     priced = [r for r in report["methods"] if "price_of_privacy" in r]
     if priced:
@@ -762,7 +762,7 @@ def markdown(report: dict) -> str:
         by_name = {r["method"]: r for r in report["methods"]}
         for r in priced:
             free = by_name[r["method"] + UNCONSTRAINED]["personal"]["hr"]
-            cells = [_difference_cell(d) for d in r["price_of_privacy"].values()]
+            cells = [difference_cell(d) for d in r["price_of_privacy"].values()]
             lines.append(
                 f"| {r['method']} | {r['personal']['hr']:.4f} / {free:.4f} | "
                 + " | ".join(cells)
@@ -772,8 +772,9 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _difference_cell(d: dict) -> str:
+def difference_cell(d: dict, digits: int = 4) -> str:
+    """A paired difference ± its 95 % interval, starred when beyond it."""
     if d["ci95"] is None:
-        return f"{d['difference']:+.4f} (n = {d['n']})" if d["n"] else "no data"
+        return f"{d['difference']:+.{digits}f} (n = {d['n']})" if d["n"] else "no data"
     significant = abs(d["difference"]) > d["ci95"]
-    return f"{d['difference']:+.4f} ± {d['ci95']:.4f}{' *' if significant else ''}"
+    return f"{d['difference']:+.{digits}f} ± {d['ci95']:.{digits}f}{' *' if significant else ''}"
