@@ -118,6 +118,7 @@ class Profiling:
     exclude_viewed_within_days: int
     quality_holdout_days: int
     quality_sample_users: int
+    learn_every_days: int  # the learned weights are chosen once per period (stores/learned.py)
     ignored_order_statuses: tuple[str, ...]
     recommender: RecommenderTuning
     learned_weights: tuple[str, ...] = ()  # LEARNABLE_WEIGHTS learned nightly, policy as prior
@@ -251,6 +252,9 @@ class Policy:
     # Erasure bytes are removed in a compaction this many days before the earliest pending
     # erasure is due (issue 25; purge.py).
     erasure_compaction_lead_days: int
+    # The cookie retention rules remove, ahead, every cookie whose period ends within this many
+    # days (purge.py), so that files are rewritten for them about once a week.
+    cookie_expiry_ahead_days: int
     # Ingest recognises a row sent again within this many days of its first partition.
     duplicate_window_days: int
     purposes: MappingProxyType
@@ -357,6 +361,13 @@ def _lead_days(value: Any) -> int:
     return value
 
 
+def _ahead_days(value: Any) -> int:
+    # 0 removes each cookie the night its period ends; past two months, data goes needlessly early.
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 60:
+        raise ConfigError("policy: cookie_expiry_ahead_days must be an integer from 0 to 60")
+    return value
+
+
 def load_policy(path: Path | None = None) -> Policy:
     """Read and validate the policy file; any defect is a ConfigError with a one-line message."""
     path = path or DEFAULT_POLICY_PATH
@@ -396,6 +407,7 @@ def load_policy(path: Path | None = None) -> Policy:
             age_limit=_positive_int("policy", raw, "age_limit"),
             request_due_months=_positive_int("policy", raw, "request_due_months"),
             erasure_compaction_lead_days=_lead_days(raw.get("erasure_compaction_lead_days", 7)),
+            cookie_expiry_ahead_days=_ahead_days(raw.get("cookie_expiry_ahead_days", 0)),
             duplicate_window_days=_positive_int("policy", raw, "duplicate_window_days"),
             purposes=MappingProxyType(purposes),
             profiling=profiling,

@@ -166,6 +166,9 @@ def small_policy(folder) -> str:
     """The shipped policy with segment_min_size 3 (KALIDO_POLICY): tiny zones never reach 50."""
     policy = yaml.safe_load((PROJECT_ROOT / "kalido/policy.yaml").read_text(encoding="utf-8"))
     policy["ad_profiling"]["segment_min_size"] = MIN_SIZE
+    # Each cookie goes the night its 13 months end: the day-exact clock these tests pin down (the
+    # shipped policy removes cookies ahead, tests/test_compaction.py).
+    policy["cookie_expiry_ahead_days"] = 0
     path = folder / "policy.yaml"
     path.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
     return str(path)

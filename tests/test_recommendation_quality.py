@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
-from kalido.config import PROJECT_ROOT
+from kalido.config import PROJECT_ROOT, Layout
 from kalido.features.params import rec_params
+from kalido.pipelines.nightly import run_stage
 from kalido.policy import LEARNABLE_WEIGHTS, load_policy
+from kalido.stores import learned
 from kalido.stores.feature_tables import learned_params
 from tests.conftest import KEY, kalido, query
 
@@ -136,3 +139,42 @@ def test_the_recommend_stage_reads_the_nights_learned_weights(tmp_path):
     assert (params.trend_weight, params.profile_weight) == (1.0, 0.25)
     assert params.half_life_days == prior.half_life_days
     assert prior.trend_weight != 1.0
+
+
+@pytest.mark.slow
+def test_the_weights_learned_in_a_period_are_kept_through_it(home, tmp_path, monkeypatch):
+    # The night learned and kept its weights for its week (2026-11-23, a Monday, to 11-29).
+    kept = json.loads((home / "work/learned_weights.json").read_text(encoding="utf-8"))
+    assert list(kept) == ["2026-11-23"]
+    assert set(kept["2026-11-23"]["values"]) == set(load_policy().profiling.learned_weights)
+    # Another night of the week uses them, learning nothing: a kept value it would never choose
+    # itself shows it (on a copy of the home, the similarity stage alone).
+    other = tmp_path / "home"
+    shutil.copytree(home, other)
+    kept["2026-11-23"]["values"]["trend_weight"] = 0.123
+    (other / "work/learned_weights.json").write_text(json.dumps(kept), encoding="utf-8")
+    monkeypatch.setenv("KALIDO_HOME", str(other))
+    monkeypatch.setenv("KALIDO_PSEUDONYM_KEY", KEY)
+    counts = run_stage("similarity", date(2026, 11, 26), "kept__weights", force=True)
+    weights = json.loads(counts["quality_weights"])
+    assert weights["trend_weight"] == 0.123
+    assert weights["learned"] == kept["2026-11-23"]["evidence"]
+    used = query(
+        other / "work/pipeline.duckdb",
+        "select value from rec_weights where name = $n",
+        {"n": "trend_weight"},
+    )
+    assert used == [(0.123,)]
+
+
+def test_a_learning_period_starts_on_a_monday_and_a_few_are_kept(tmp_path):
+    layout = Layout(tmp_path)
+    assert learned.period_start(date(2026, 11, 29), 7) == date(2026, 11, 23)
+    assert learned.period_start(date(2026, 11, 30), 7) == date(2026, 11, 30)
+    assert learned.stored(layout, date(2026, 11, 24), 7) is None
+    for week in range(6):
+        night = date(2026, 11, 2) + timedelta(days=7 * week)
+        learned.store(layout, night, 7, {"trend_weight": float(week)}, {})
+    assert learned.stored(layout, date(2026, 12, 13), 7)["values"] == {"trend_weight": 5.0}
+    assert learned.stored(layout, date(2026, 11, 25), 7)["values"] == {"trend_weight": 3.0}
+    assert learned.stored(layout, date(2026, 11, 10), 7) is None  # older than the kept periods

@@ -101,7 +101,7 @@ def pseudonymise(settings: Settings, policy: Policy, logical_date: date, run_id:
         attach(con, layout.raw_db, "raw")
         # The files as stored: an erasure pending its compaction changes no signature.
         raw_browsing.open_view(con, layout, stored=True)
-        signatures = staged.partition_signatures(con, settings, logical_date)
+        signatures = staged.partition_signatures(settings, logical_date)
         changed, shrunk = _plan(
             signatures, staged.read_manifest(layout.browsing_partitions), layout.browsing_partitions
         )

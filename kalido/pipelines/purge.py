@@ -234,8 +234,6 @@ def _purge_restricted(
             "purge/retention_raw",
             {
                 "browsing_since": _since(policy, "raw_browsing", "event", cutoff),
-                "ad_since": _since(policy, "raw_browsing", "first_ad_grant", cutoff),
-                "cookie_choice_since": _since(policy, "raw_consents", "event", cutoff),
                 "quarantine_since": _since(policy, "raw_quarantine", "ingested", cutoff).date(),
                 "superseded_before": _since(policy, "raw_products", "superseded", cutoff).date(),
                 "ledger_since": _since(policy, "ingest_ledger", "ingested", cutoff).date(),
@@ -243,6 +241,7 @@ def _purge_restricted(
                 "purge_log_since": _since(policy, "purge_log", "event", cutoff).date(),
             },
         )
+        cookies_through = _expire_cookies(con, layout, policy, logical_date, compact)
         # Before the commit: if it fails, the next purge finds what is left and removes it.
         rewritten = raw_browsing.rewrite_removed(con, layout)
         report.add("raw_browsing", **vars(rewritten))
@@ -270,6 +269,7 @@ def _purge_restricted(
             "expired_customers": targets.get("expired", 0),
             "suppressed_identifiers": len(suppressed),
             "compacted": compacting,
+            "cookies_removed_through": cookies_through.isoformat(),
             "bytes_pending_due_on": due.isoformat() if due else None,
         }
         erasures = run_sql(con, "purge/erasure_bytes")
@@ -290,6 +290,42 @@ def _purge_restricted(
     summary["_feed_needles"] = feed_needles
     summary["_feed_reasons"] = feed_reasons
     return summary
+
+
+def _expire_cookies(con, layout: Layout, policy: Policy, logical_date: date, compact: bool) -> date:
+    """The cookie rules (first_ad_grant, cookie choices), ahead: the first night within
+    erasure_compaction_lead_days of the last removal's horizon (or a compaction asked for)
+    removes every cookie whose period ends within cookie_expiry_ahead_days, and the events such
+    a cookie still sends go the night they land. A cookie's data is held up to that many days
+    less than its period, never a day more, and the browsing files are rewritten for expiring
+    cookies about once a week: every night, they would be every night (an expiring cookie's
+    events lie in every partition of its 13 months). Returns the horizon."""
+    found = con.execute(
+        "select removed_through from retention_horizons where rule = 'cookies'"
+    ).fetchone()
+    lead = timedelta(days=policy.erasure_compaction_lead_days)
+    through = found[0] if found else None
+    if through is None or compact or through - lead <= logical_date:
+        through = logical_date + timedelta(days=policy.cookie_expiry_ahead_days)
+        horizon = day_end_utc(through, policy.business_timezone)
+        run_sql(con, "purge/ad_cookies")
+        run_sql(
+            con,
+            "purge/retention_cookies",
+            {
+                "ad_since": _since(policy, "raw_browsing", "first_ad_grant", horizon),
+                "cookie_choice_since": _since(policy, "raw_consents", "event", horizon),
+                "removed_through": through,
+            },
+        )
+    arrived = con.execute(
+        "select partition_date, file_id from ingest_ledger"
+        " where source = 'browsing' and logical_date = $d",
+        {"d": logical_date},
+    ).fetchall()
+    raw_browsing.open_view(con, layout, removable=True, only=arrived)
+    run_sql(con, "purge/cookie_arrivals", {"logical_date": logical_date})
+    return through
 
 
 def _pending_rows(con: duckdb.DuckDBPyConnection) -> int:

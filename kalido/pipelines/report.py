@@ -424,6 +424,7 @@ def _measure_tables(con, since: dict, as_of: date, cutoff: datetime) -> dict:
             "inactive_since": params["since_last_activity"],
         },
     )
+    run_sql(con, "purge/ad_cookies")
     names = ["report/retention_raw", "report/retention_customers"]
     if _has_archive(con):
         names.append("report/retention_archive")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -18,6 +19,7 @@ from kalido.features.holdout import FIGURES, Holdout, holdout_quality
 from kalido.features.params import event_params, interactions, rec_params
 from kalido.policy import LEARNABLE_WEIGHTS, Policy
 from kalido.stores import feature_tables
+from kalido.stores import learned as learned_store
 from kalido.stores.shards import COUNT_TABLE, attach_shards, remove_other_counts, union_views
 from kalido.stores.staged import open_staged_browsing
 from kalido.timewindow import day_end_utc
@@ -69,20 +71,28 @@ def build_similarity(
             con.execute("select * from rec_events").fetchnumpy(), n_users, n_items
         )
         started = time.perf_counter()
-        # Tonight's weights are learned first (on the split that ends a week ago), so the
-        # similarity and the trends the shards read are built with them.
+        # Tonight's weights first (learned on the split that ends a week ago, or kept from the
+        # night that learned them in this period), so the similarity and the trends the shards
+        # read are built with them.
+        every = policy.profiling.learn_every_days
+        kept = learned_store.stored(layout, logical_date, every)
         params, quality = holdout_quality(
             events,
             catalogue,
-            params,
+            params if kept is None else replace(params, **kept["values"]),
             Holdout(
                 days=float(policy.profiling.quality_holdout_days),
                 sample_users=policy.profiling.quality_sample_users,
                 seed=logical_date.toordinal(),
             ),
-            learned=policy.profiling.learned_weights,
+            learned=policy.profiling.learned_weights if kept is None else (),
         )
         learned = quality.pop("quality_learned")
+        if kept is None:
+            values = {name: getattr(params, name) for name in policy.profiling.learned_weights}
+            learned_store.store(layout, logical_date, every, values, learned)
+        else:
+            learned = kept["evidence"]
         quality_seconds = time.perf_counter() - started
         started = time.perf_counter()
         sim = recommender.similarity(events, catalogue, params)

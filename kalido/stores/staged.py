@@ -8,6 +8,8 @@ import hashlib
 import json
 import os
 import shutil
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from kalido.config import Layout, Settings
-from kalido.db import connect, copy_to_file, run_sql, sql_text
+from kalido.db import connect, copy_to_file, run_sql, sql_text, write_text_whole
 from kalido.stores import raw_browsing
 
 MANIFEST = "manifest.json"  # landing date -> the digests its Parquet file was written from
@@ -24,22 +26,84 @@ SCHEMA_FILE = "schema.parquet"  # no rows: stg_browsing's columns when there is 
 # out. Staged partitions mirror the raw files (pending rows included), so that an erasure rewrites
 # no partition the night it arrives; the compaction rewrites both (compact_staging).
 PENDING_FILE = "pending_removal.parquet"
+# Beside the raw browsing files: each file's numbers for partition_signatures.
+SIGNATURES_FILE = "_signatures.json"
 
 
-def partition_signatures(con, settings: Settings, logical_date: date) -> dict[str, dict]:
-    """Landing date -> digests of its raw browsing rows (`rows`: every row; `files`: the files
-    only) with the key and the staging SQL, and its row count. Unchanged `rows`: the Parquet file
-    is reused; same `files` and fewer rows: it is filtered; otherwise it is pseudonymised again."""
+def partition_signatures(
+    settings: Settings, logical_date: date, partitions: Iterable[str] | None = None
+) -> dict[str, dict]:
+    """Landing date -> digests of its raw browsing rows as the files hold them (`rows`: every
+    row; `files`: the files only) with the key and the staging SQL, and its row count. Unchanged
+    `rows`: the Parquet file is reused; same `files` and fewer rows: it is filtered; otherwise it
+    is pseudonymised again.
+
+    Each file's numbers are kept beside the files (SIGNATURES_FILE) under its size, mtime and
+    inode, and read again only when those change (ingest writes, purge rewrites): a night reads
+    its new files, not the history."""
     recipe = hashlib.sha256(sql_text("pseudonymise/build_staging").encode()).hexdigest()
     base = f"{recipe}|{settings.key_version}|{settings.key_fingerprint}"
-    rows = run_sql(con, "pseudonymise/browsing_signatures", {"logical_date": logical_date})
+    per_file = _file_signatures(settings.layout, logical_date, partitions)
+    days: dict[str, list] = defaultdict(lambda: [0, 0, 0])
+    for entry in per_file.values():
+        day = days[entry["day"]]
+        day[0] += entry["rows"]
+        day[1] ^= entry["row_hash"]
+        day[2] ^= entry["file_hash"]
     return {
-        day.isoformat(): {
+        day: {
             "rows": hashlib.sha256(f"{base}|{count}|{row_hash}".encode()).hexdigest(),
             "files": hashlib.sha256(f"{base}|{file_hash}".encode()).hexdigest(),
             "row_count": count,
         }
-        for day, count, row_hash, file_hash in rows.fetchall()
+        for day, (count, row_hash, file_hash) in sorted(days.items())
+    }
+
+
+def _file_signatures(
+    layout: Layout, logical_date: date, partitions: Iterable[str] | None
+) -> dict[str, dict]:
+    """Relative path -> {day, stat, rows, row_hash, file_hash} of the raw browsing files of the
+    partitions up to the logical date; the record of every file is refreshed as a side effect."""
+    root = layout.raw_browsing
+    record_path = root / SIGNATURES_FILE
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}  # no usable record: every file is read once
+    found = {}
+    for path in raw_browsing.files(layout):
+        if path.name == raw_browsing.SCHEMA_FILE:
+            continue
+        info = path.stat()
+        relative = path.relative_to(root).as_posix()
+        found[relative] = {
+            "day": path.parent.name.removeprefix("dt="),
+            "stat": [info.st_size, info.st_mtime_ns, info.st_ino],
+        }
+    stale = [
+        name for name, entry in found.items() if record.get(name, {}).get("stat") != entry["stat"]
+    ]
+    if stale:
+        with connect(spill_dir=layout.spill) as con:
+            rows = run_sql(
+                con, "pseudonymise/file_signatures", {"files": [str(root / n) for n in stale]}
+            ).fetchall()
+        read = {Path(path).relative_to(root).as_posix(): numbers for path, *numbers in rows}
+        for name in stale:
+            count, row_hash, file_hash = read.get(name, (0, 0, 0))
+            found[name] |= {"rows": count, "row_hash": row_hash, "file_hash": file_hash}
+    for name, entry in found.items():
+        if name not in stale:
+            entry |= {k: record[name][k] for k in ("rows", "row_hash", "file_hash")}
+    if stale or set(record) != set(found):
+        write_text_whole(record_path, json.dumps(found, sort_keys=True))
+    wanted = None if partitions is None else set(partitions)
+    last = logical_date.isoformat()
+    return {
+        name: entry
+        for name, entry in found.items()
+        if entry["day"] <= last and (wanted is None or entry["day"] in wanted)
     }
 
 
@@ -64,9 +128,7 @@ def write_manifest(directory: Path, manifest: dict) -> None:
 def stored_signatures(settings: Settings, days: list[str]) -> dict[str, dict]:
     """The signatures (see partition_signatures) of some raw partitions as their files hold
     them, rows pending an erasure's compaction included."""
-    with connect(spill_dir=settings.layout.spill) as con:
-        raw_browsing.open_view(con, settings.layout, stored=True, partitions=days)
-        return partition_signatures(con, settings, date.max)
+    return partition_signatures(settings, date.max, days)
 
 
 def compact_staging(settings: Settings, events: pa.Table, before: dict[str, dict]) -> int:

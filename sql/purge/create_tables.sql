@@ -21,3 +21,12 @@ create table if not exists pending_needles (
     domain varchar not null, needle varchar not null, due_on date not null
 );
 create table if not exists pending_landing_files (file_id varchar primary key);
+-- The day through which a retention rule applied ahead has removed everything (purge.py).
+create table if not exists retention_horizons (
+    rule varchar primary key, removed_through date not null
+);
+-- Cookies removed ahead of the end of their period (purge/retention_cookies.sql) until then:
+-- their logged-out events that still arrive go the night they land.
+create table if not exists cookies_removed_ahead (
+    cookie_id varchar primary key, ends_by date not null
+);

@@ -28,6 +28,9 @@ where
         and subject_id in (select raw_id from target_ids where domain = 'cookie')
     );
 
+delete from cookies_removed_ahead
+where cookie_id in (select raw_id from target_ids where domain = 'cookie');
+
 delete from raw_quarantine where rowid in (select quarantine_row from target_quarantine);
 
 -- Every key version: an old version must not keep the link either.

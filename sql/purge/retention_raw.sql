@@ -1,46 +1,12 @@
--- Retention rules of the restricted tables that are not per-customer expiry (see policy.yaml).
+-- Retention rules of the restricted tables that are not per-customer expiry (see policy.yaml),
+-- applied every night.
 -- Browsing rows are removed through raw_browsing_removed (see raw_browsing.py).
 
 -- raw_browsing / event: no event older than the email-personalisation window.
 insert into raw_browsing_removed
 select _partition_date, _file_id, _row from raw_browsing where event_time < $browsing_since;
 
--- raw_browsing, raw_consents / first_ad_grant: a cookie that is nobody's account cookie and whose
--- advertising cookie was placed (first ad_profiling grant) more than 13 months ago goes whole.
-create or replace temp table ad_expired_cookies as
-with first_grant as (
-    select subject_id as cookie_id, min(recorded_at) as placed_at
-    from raw_consents
-    where subject_type = 'cookie' and purpose = 'ad_profiling' and status = 'granted'
-    group by subject_id
-),
-account_cookies as (
-    select distinct cookie_id from raw_browsing where customer_id is not null
-)
-select cookie_id
-from first_grant
-where placed_at < $ad_since and cookie_id not in (select cookie_id from account_cookies);
-
-insert into raw_browsing_removed
-select _partition_date, _file_id, _row
-from raw_browsing
-where cookie_id in (select cookie_id from ad_expired_cookies);
-
-delete from raw_consents
-where subject_type = 'cookie' and subject_id in (select cookie_id from ad_expired_cookies);
-
--- raw_consents / event: other cookie choices go 13 months after the cookie's last choice, once no
--- event of the cookie is held (while events are held, a withdrawal must keep protecting them).
-delete from raw_consents
-where
-    subject_type = 'cookie'
-    and subject_id not in (select cookie_id from raw_browsing)
-    and subject_id in (
-        select subject_id from raw_consents
-        where subject_type = 'cookie'
-        group by subject_id
-        having max(recorded_at) < $cookie_choice_since
-    );
+-- The cookie rules (first_ad_grant, cookie choices): purge/retention_cookies.sql.
 
 -- raw_quarantine / ingested.
 delete from raw_quarantine

@@ -1,25 +1,7 @@
 -- The oldest row each timed retention rule of the restricted tables still holds, and how many are
--- past the rule ($since_<store>_<clock>: the cutoff the purge applies as of the same day). Each
--- rule is measured as purge/retention_raw.sql applies it; the last_activity rules are measured
--- in retention_customers.sql.
-
--- Cookies that are nobody's account cookie, with the placement of their advertising cookie (the
--- first ad_profiling grant): the first_ad_grant clock of raw_browsing and raw_consents.
-create or replace temp table report_ad_cookies as
-with first_grant as (
-    select subject_id as cookie_id, min(recorded_at) as placed_at
-    from raw_consents
-    where subject_type = 'cookie' and purpose = 'ad_profiling' and status = 'granted'
-    group by subject_id
-),
-
-account_cookies as (
-    select distinct cookie_id from raw_browsing where customer_id is not null
-)
-
-select f.cookie_id, f.placed_at
-from first_grant as f
-anti join account_cookies as a on a.cookie_id = f.cookie_id;
+-- past the rule ($since_<store>_<clock>: the cutoff of the rule as of the same day). Each rule is
+-- measured as purge/retention_raw.sql and retention_cookies.sql apply it (the first_ad_grant
+-- clock from their ad_cookies); the last_activity rules are measured in retention_customers.sql.
 
 create or replace temp table report_browsing_cookies as
 select distinct cookie_id from raw_browsing;
@@ -64,7 +46,7 @@ select
     count(*),
     cast(min(a.placed_at) as timestamp),
     count(*) filter (where a.placed_at < $since_raw_browsing_first_ad_grant)
-from report_ad_cookies as a
+from ad_cookies as a
 semi join report_browsing_cookies as b on b.cookie_id = a.cookie_id
 union all
 select
@@ -74,7 +56,7 @@ select
     count(*),
     cast(min(placed_at) as timestamp),
     count(*) filter (where placed_at < $since_raw_consents_first_ad_grant)
-from report_ad_cookies
+from ad_cookies
 union all
 select
     'raw_consents',
