@@ -66,6 +66,7 @@ class RecommenderTuning:
     cart_weight: float
     order_weight: float
     session_window: int
+    coview_window_days: float
     cross_session_weight: float
     two_hop_weight: float
     popularity_exponent: float

@@ -13,6 +13,7 @@ import pytest
 
 from kalido.config import Layout
 from kalido.pipelines.nightly import run_stage
+from tests.conftest import query
 from tests.landing import Landing, catalogue
 
 D = date(2026, 11, 24)
@@ -75,6 +76,10 @@ def test_a_cookie_goes_ahead_of_its_13_months_in_one_weekly_rewrite_never_after(
     # The first night: every cookie ending within 14 days goes, from every file that holds it.
     assert report(first)["cookies_removed_through"] == str(D - timedelta(days=1) + timedelta(14))
     assert cookies_in_raw_files(zone) == {"ck_later", "ck_young"}
+    # Its pseudonym goes with it the same night; the purge's bookkeeping counts as no store.
+    held_ids = query(zone / "restricted/raw.duckdb", "select raw_id from id_pseudonyms")
+    assert ("ck_soon",) not in held_ids and ("ck_later",) in held_ids
+    assert set(report(first)["stores"]) == {"raw_browsing", "raw_consents", "id_pseudonyms"}
     held_files = sorted(layout.raw_browsing.glob("dt=*/*.parquet"))
     stamps = {path: path.stat().st_mtime_ns for path in held_files}
     for offset in range(6):  # D .. D+5: the horizon holds; no file held before is rewritten

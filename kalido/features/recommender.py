@@ -40,6 +40,7 @@ class RecParams:
     cart_weight: float = 3.0
     order_weight: float = 5.0
     session_window: int = 5  # co-views count when at most this many steps apart in a session
+    coview_window_days: float = 0.0  # pairs come from this many last days (0: every day kept)
     cross_session_weight: float = 0.0  # the same steps across a person's sessions, weighted
     two_hop_weight: float = 0.0  # lists borrow their neighbours' lists, up to this share
     popularity_exponent: float = 0.25  # similar score / popularity^x: popular ones don't swamp
@@ -150,16 +151,21 @@ def similarity(events: Interactions, catalogue: Catalogue, params: RecParams) ->
     if n_items * n_items * max(n_users, 1) >= 2**63:
         raise ValueError("too many products × users for 64-bit pair keys")
     weight = event_weights(events.kind, events.age_days, params)
-    item, group, user = events.item, events.group, events.user
+    item, group, user, age = events.item, events.group, events.user, events.age_days
+    if params.coview_window_days > 0:
+        # Pairs from the last days only: the night's pair work stops growing with the history
+        # kept (popularity and trends still count every event).
+        recent = age < params.coview_window_days
+        item, group, user, age, weight = (a[recent] for a in (item, group, user, age, weight))
     # A re-view of the same product in a row adds no pair.
     keep = np.r_[True, (group[1:] != group[:-1]) | (item[1:] != item[:-1])][: len(item)]
-    item, group, user, weight = item[keep], group[keep], user[keep], weight[keep]
+    item, group, user, age, weight = (a[keep] for a in (item, group, user, age, weight))
     shape = (n_items, n_users)
     keys, pair_weights = _window_pairs(item, group, user, weight, params.session_window, shape)
     if params.cross_session_weight > 0:
         # The same person's products in different sessions (days apart, say) are related too,
         # more weakly: counted by the person, they bring pairs over the k threshold on thin logs.
-        order = np.lexsort((-events.age_days[keep], user))
+        order = np.lexsort((-age, user))
         across = _window_pairs(
             item[order],
             user[order],

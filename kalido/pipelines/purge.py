@@ -98,8 +98,13 @@ class Report:
         }
 
 
+# The purge's own bookkeeping, not a store's rows: never counted as removed.
+BOOKKEEPING = ("cookies_removed_ahead", "retention_horizons")
+
+
 def _table_counts(con: duckdb.DuckDBPyConnection, catalog: str = "") -> dict[str, int]:
-    """Rows per table, but for the pending_ bookkeeping of the compaction (not a store's rows)."""
+    """Rows per table, but for the purge's bookkeeping (pending_ tables of the compaction,
+    BOOKKEEPING)."""
     names = [
         r[0]
         for r in con.execute(
@@ -113,7 +118,7 @@ def _table_counts(con: duckdb.DuckDBPyConnection, catalog: str = "") -> dict[str
     return {
         n: con.execute(f"select count(*) from {prefix}{n}").fetchone()[0]
         for n in names
-        if not n.startswith("pending_")
+        if not n.startswith("pending_") and n not in BOOKKEEPING
     }
 
 
@@ -229,6 +234,8 @@ def _purge_restricted(
         _expire_landing(
             con, layout, _since(policy, "landing_files", "ingested", cutoff).date(), report
         )
+        # Before the nightly rules: their last one drops the identifiers no store holds any more.
+        cookies_through = _expire_cookies(con, layout, policy, logical_date, compact)
         run_sql(
             con,
             "purge/retention_raw",
@@ -241,7 +248,6 @@ def _purge_restricted(
                 "purge_log_since": _since(policy, "purge_log", "event", cutoff).date(),
             },
         )
-        cookies_through = _expire_cookies(con, layout, policy, logical_date, compact)
         # Before the commit: if it fails, the next purge finds what is left and removes it.
         rewritten = raw_browsing.rewrite_removed(con, layout)
         report.add("raw_browsing", **vars(rewritten))
@@ -325,6 +331,7 @@ def _expire_cookies(con, layout: Layout, policy: Policy, logical_date: date, com
     ).fetchall()
     raw_browsing.open_view(con, layout, removable=True, only=arrived)
     run_sql(con, "purge/cookie_arrivals", {"logical_date": logical_date})
+    raw_browsing.open_view(con, layout, removable=True)
     return through
 
 
