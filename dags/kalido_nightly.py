@@ -54,16 +54,15 @@ can be scheduled on (see kalido_feed_consumer).
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, Variable, dag, get_current_context, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import Param, Variable, get_current_context, task
 
 from kalido.orchestration import (
     FEED_ASSET,
     NIGHTLY_RUN_TIMEOUT,
     WAREHOUSE_ASSET,
-    call,
-    default_args,
-    run_date,
+    call_for_run,
+    date_param,
+    kalido_dag,
 )
 from kalido.stages import NIGHTLY as STAGES
 from kalido.stages import PER_SHARD
@@ -87,11 +86,8 @@ def _stage_task(stage: str, shards):
         def run_shard(shard: str) -> dict:
             from kalido.pipelines.nightly import run_stage
 
-            context = get_current_context()
-            context["shard_label"] = shard
-            key = Variable.get("kalido_pseudonym_key", default=None)
-            day, run_id = run_date(context), context["run_id"]
-            return call(run_stage, stage, day, run_id, key=key, shard=shard)
+            get_current_context()["shard_label"] = shard
+            return call_for_run(run_stage, stage, shard=shard)
 
         return run_shard.partial().expand(shard=shards)
 
@@ -101,10 +97,7 @@ def _stage_task(stage: str, shards):
         def run_global(shards: list[str]) -> dict:
             from kalido.pipelines.nightly import run_stage
 
-            context = get_current_context()
-            key = Variable.get("kalido_pseudonym_key", default=None)
-            day, run_id = run_date(context), context["run_id"]
-            return call(run_stage, stage, day, run_id, key=key, shards=len(shards))
+            return call_for_run(run_stage, stage, shards=len(shards))
 
         return run_global(shards)
 
@@ -115,37 +108,27 @@ def _stage_task(stage: str, shards):
     def run(params: dict | None = None) -> dict:
         from kalido.pipelines.nightly import run_stage
 
-        context = get_current_context()
-        key = Variable.get("kalido_pseudonym_key", default=None)
-        return call(
+        params = params or {}
+        return call_for_run(
             run_stage,
             stage,
-            run_date(context),
-            context["run_id"],
-            key=key,
             shards=_shard_count(params),
-            force=bool((params or {}).get("force")),
-            replace_newer=bool((params or {}).get("replace_newer")),
+            force=bool(params.get("force")),
+            replace_newer=bool(params.get("replace_newer")),
         )
 
     return run()
 
 
-@dag(
-    dag_id="kalido_nightly",
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,  # every run writes the same stores
-    default_args=default_args(record_failures=True),
-    dagrun_timeout=NIGHTLY_RUN_TIMEOUT,
+@kalido_dag(
+    "kalido_nightly",
+    "0 0 * * *",
+    __doc__,
+    tags=["kalido", "personalisation"],
     params={
-        "date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            description="the day to process, YYYY-MM-DD (default: the run's data interval or "
-            "logical date); required for a run triggered without a logical date",
+        "date": date_param(
+            "the day to process, YYYY-MM-DD (default: the run's data interval or logical date); "
+            "required for a run triggered without a logical date"
         ),
         "shards": Param(
             None,
@@ -166,8 +149,8 @@ def _stage_task(stage: str, shards):
             "newer date (by default an older date publishes its feed and keeps that warehouse)",
         ),
     },
-    tags=["kalido", "personalisation"],
-    doc_md=__doc__,
+    run_timeout=NIGHTLY_RUN_TIMEOUT,
+    record_failures=True,
 )
 def kalido_nightly():
     shards = shard_plan()

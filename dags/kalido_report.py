@@ -22,11 +22,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import Param, dag, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import task
 
-from kalido.orchestration import call, default_args
+from kalido.orchestration import call, date_param, kalido_dag
 
 
 @task(task_id="report")
@@ -41,23 +39,15 @@ def report(params: dict | None = None, data_interval_start=None, data_interval_e
     return call(lambda: write_report(*parse_period(start, end)))
 
 
-@dag(
-    dag_id="kalido_report",
-    schedule=CronDataIntervalTimetable("0 6 1 * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args(),
-    params={
-        "date_from": Param(
-            None, type=["null", "string"], format="date", description="first day, YYYY-MM-DD"
-        ),
-        "date_to": Param(
-            None, type=["null", "string"], format="date", description="last day, YYYY-MM-DD"
-        ),
-    },
+@kalido_dag(
+    "kalido_report",
+    "0 6 1 * *",
+    __doc__,
     tags=["kalido", "privacy"],
-    doc_md=__doc__,
+    params={
+        "date_from": date_param("first day, YYYY-MM-DD"),
+        "date_to": date_param("last day, YYYY-MM-DD"),
+    },
 )
 def kalido_report():
     report()

@@ -18,42 +18,30 @@ defaults, the date rule and the failure alert (connection `kalido_alerts`) are t
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import Param, Variable, dag, get_current_context, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import task
 
-from kalido.orchestration import RETENTION_RUN_TIMEOUT, call, default_args, run_date
+from kalido.orchestration import RETENTION_RUN_TIMEOUT, call_for_run, date_param, kalido_dag
 
 
 @task(task_id="purge")
 def purge() -> dict:
     from kalido.pipelines.nightly import run_purge
 
-    context = get_current_context()
-    key = Variable.get("kalido_pseudonym_key", default=None)
-    return call(run_purge, run_date(context), context["run_id"], key=key)["stages"]["purge"]
+    return call_for_run(run_purge)["stages"]["purge"]
 
 
-@dag(
-    dag_id="kalido_retention",
-    schedule=CronDataIntervalTimetable("0 4 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    # The purge records its own failure (run_purge); the alert comes from the defaults.
-    default_args=default_args(),
-    dagrun_timeout=RETENTION_RUN_TIMEOUT,
+# The purge records its own failure (run_purge); the alert comes from the defaults.
+@kalido_dag(
+    "kalido_retention",
+    "0 4 * * *",
+    __doc__,
+    tags=["kalido", "privacy"],
     params={
-        "date": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            description="the day to purge as of, YYYY-MM-DD (default: the run's data interval "
-            "or logical date)",
+        "date": date_param(
+            "the day to purge as of, YYYY-MM-DD (default: the run's data interval or logical date)"
         )
     },
-    tags=["kalido", "privacy"],
-    doc_md=__doc__,
+    run_timeout=RETENTION_RUN_TIMEOUT,
 )
 def kalido_retention():
     purge()

@@ -1,6 +1,7 @@
-"""What kalido's Airflow DAGs share, so that `dags/` only wires tasks: task defaults (retries with
-exponential backoff, timeouts), the one-slot pool of the nightly and retention DAGs, the Assets
-publish updates, the date a task works on, and the failure callbacks (run record, alert).
+"""What kalido's Airflow DAGs share, so that `dags/` only wires tasks: the DAG settings and task
+defaults (retries with exponential backoff, timeouts), the one-slot pool of the nightly and
+retention DAGs, the Assets publish updates, the date, run and key a task works with, and the
+failure callbacks (run record, alert).
 
 Imported by the DAG files only: nothing else in the package needs Airflow.
 """
@@ -11,8 +12,9 @@ import logging
 from datetime import date, timedelta
 
 import pendulum
-from airflow.sdk import Asset, BaseHook, BaseNotifier
+from airflow.sdk import Asset, BaseHook, BaseNotifier, Param, Variable, dag, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+from airflow.timetables.interval import CronDataIntervalTimetable
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,16 @@ def call(fn, *args, **kwargs):
         raise  # another run holds the home: the retry comes after it
     except ConfigError as exc:
         raise AirflowFailException(f"configuration error: {exc}") from exc
+
+
+def call_for_run(fn, *args, **kwargs):
+    """call(fn, *args, day, run_id, key=key, **kwargs) from a task of a nightly or retention run:
+    the day it works on (run_date), its run id, and the pseudonym key of the Airflow Variable
+    `kalido_pseudonym_key` (or a secrets backend behind it; without one the package reads
+    KALIDO_PSEUDONYM_KEY)."""
+    context = get_current_context()
+    key = Variable.get("kalido_pseudonym_key", default=None)
+    return call(fn, *args, run_date(context), context["run_id"], key=key, **kwargs)
 
 
 def _cause(exc: BaseException | None) -> BaseException | None:
@@ -190,3 +202,34 @@ def default_args(record_failures: bool = False) -> dict:
         "pool_slots": POOL_SLOTS,
         "on_failure_callback": [*callbacks, FailureAlert()],
     }
+
+
+def date_param(description: str) -> Param:
+    """A DAG param holding an optional day, YYYY-MM-DD."""
+    return Param(None, type=["null", "string"], format="date", description=description)
+
+
+def kalido_dag(
+    dag_id: str,
+    cron: str,
+    doc: str,
+    tags: list[str],
+    params: dict,
+    run_timeout: timedelta | None = None,
+    record_failures: bool = False,
+):
+    """The @dag of a kalido DAG: scheduled by `cron` in UTC over data intervals from 2026-01-01,
+    no catch-up, one run at a time (every run writes the same stores), default_args() for its
+    tasks."""
+    return dag(
+        dag_id=dag_id,
+        schedule=CronDataIntervalTimetable(cron, timezone="UTC"),
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(record_failures=record_failures),
+        dagrun_timeout=run_timeout,
+        params=params,
+        tags=tags,
+        doc_md=doc,
+    )

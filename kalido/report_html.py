@@ -605,29 +605,11 @@ def _shared(shared: dict) -> str:
         feed, ads = d["email_feed"], d["ad_segments"]
         if feed:
             manifest = feed.get("manifest") or {}
-            feeds.append(
-                [
-                    d["day"],
-                    _code(d["run_id"]),
-                    feed.get("recipients_at_publication"),
-                    feed.get("rows_at_publication"),
-                    feed.get("removals_at_publication"),
-                    manifest.get("rows") if feed.get("held") else "removed (retention)",
-                    _sha(manifest.get("sha256")),
-                ]
-            )
+            now = manifest.get("rows") if feed.get("held") else "removed (retention)"
+            feeds.append(_export_row(d, feed, ("recipients", "rows", "removals"), now))
         if ads:
-            manifest = ads.get("manifest") or {}
-            exports.append(
-                [
-                    d["day"],
-                    _code(d["run_id"]),
-                    ads.get("memberships_at_publication"),
-                    ads.get("segments_at_publication"),
-                    "held" if ads.get("held") else "removed (superseded)",
-                    _sha(manifest.get("sha256")),
-                ]
-            )
+            now = "held" if ads.get("held") else "removed (superseded)"
+            exports.append(_export_row(d, ads, ("memberships", "segments"), now))
         if d["subject_access_exports"]:
             access.append([d["day"], _code(d["run_id"]), d["subject_access_exports"]])
     return _section(
@@ -650,6 +632,18 @@ def _shared(shared: dict) -> str:
         _table(["Day", "Run", "Exports"], access, "access-table"),
         f"<p>Subject-access exports held now: {shared['subject_access_exports_held']}.</p>",
     )
+
+
+def _export_row(day: dict, export: dict, counts: tuple[str, ...], now) -> list:
+    """A day's row of a published export: its day and run, its counts as published (run record),
+    what is held of it now, and the sha256 its manifest gives now."""
+    return [
+        day["day"],
+        _code(day["run_id"]),
+        *(export.get(f"{name}_at_publication") for name in counts),
+        now,
+        _sha((export.get("manifest") or {}).get("sha256")),
+    ]
 
 
 def _get(day: dict, part: str, name: str):

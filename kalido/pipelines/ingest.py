@@ -21,7 +21,7 @@ from isal import igzip
 from kalido import landing_text, quality
 from kalido.config import Layout, Settings
 from kalido.contract import EXTENSIONS, PARTITION, SOURCES, SourceSpec
-from kalido.db import connect, run_sql
+from kalido.db import connect, run_sql, sha256_of
 from kalido.policy import Policy
 from kalido.pseudonyms import token
 from kalido.stores import raw_browsing
@@ -96,14 +96,6 @@ def discover(landing: Path, logical_date: date) -> tuple[list[LandingFile], list
                     continue
                 found.append(LandingFile(spec, partition_date, path, relative, extension))
     return found, ignored
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _opener(extension: str):
@@ -385,7 +377,7 @@ def ingest(settings: Settings, policy: Policy, logical_date: date, run_id: str) 
             if landing_file.refused:
                 sha, size = "", 0
             else:
-                sha, size = _sha256(landing_file.path), landing_file.path.stat().st_size
+                sha, size = sha256_of(landing_file.path), landing_file.path.stat().st_size
             identity = f"{landing_file.relative_path}\0{sha}".encode()
             file_id = token(hashlib.sha256(identity).hexdigest()[:24])
             if run_sql(

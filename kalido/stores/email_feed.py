@@ -6,13 +6,12 @@ docs/feed.md)."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 
-from kalido.db import replace_atomically
+from kalido.db import replace_atomically, sha256_of
 
 MANIFEST = "manifest.json"
 FEED_FILE = "recommendations.csv"
@@ -66,14 +65,6 @@ def refresh_latest(feed_root: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk leaves no half-written LATEST beside
         raise
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(feed_dir: Path) -> dict:

@@ -1,7 +1,8 @@
 """Public e-commerce event logs → a landing zone in the contract's format (for offline evaluation).
 
 Each supported format has one SQL file (sql/importers/<format>.sql) that reads the log
-set-based into the common tables imp_events, imp_orders, imp_products and imp_skipped; one shared
+set-based into the common tables imp_rows (every row: its kind, and whether it is skipped) and
+imp_products; collect.sql makes them the import's events, order lines and counts, and one shared
 SQL file turns those into contract rows, written one file per source and local day.
 """
 

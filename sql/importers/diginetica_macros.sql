@@ -14,3 +14,13 @@ create or replace temp macro diginetica_time(eventdate, timeframe) as
 -- A known user, or else the anonymous session stands for its visitor.
 create or replace temp macro diginetica_visitor(userid, sessionid) as
     coalesce(nullif(kalido_text(userid), 'NA'), 's' || kalido_text(sessionid));
+
+-- A DIGINETICA file (';'-separated, with a header) as read: its columns, and each row's time,
+-- visitor and product as both files give them.
+create or replace temp macro diginetica_log(path, file_encoding) as table
+    select
+        *,
+        diginetica_time(eventdate, timeframe) as happened_at,
+        diginetica_visitor(userid, sessionid) as visitor,
+        kalido_text(itemid) as product_id
+    from read_csv(path, header = true, all_varchar = true, delim = ';', encoding = file_encoding);

@@ -14,34 +14,20 @@ select
     kalido_text(user_session) as session_key
 from read_csv($path, header = true, all_varchar = true, delim = ',', encoding = $encoding);
 
-create or replace temp table imp_events as
+insert into imp_rows by name
 select
-    visitor,
-    happened_at,
-    case event when 'view' then 'product_view' else 'add_to_cart' end as event_type,
-    product_id,
-    session_key
-from imp_source
-where
-    event in ('view', 'cart')
-    and happened_at is not null and visitor is not null and product_id is not null;
-
-create or replace temp table imp_orders as
-select
-    visitor,
+    visitor, happened_at, product_id,
+    case event
+        when 'view' then 'product_view'
+        when 'cart' then 'add_to_cart'
+        when 'purchase' then 'purchase'
+    end as kind,
+    session_key,
     'o' || md5(visitor || ':' || coalesce(session_key, '')) as order_id,
-    min(happened_at) as happened_at,
-    product_id,
-    count(*)::integer as quantity,
-    max(price) as unit_price,
-    'delivered' as status
-from imp_source
-where
-    event = 'purchase'
-    and happened_at is not null
-    and visitor is not null
-    and product_id is not null
-group by visitor, session_key, product_id;
+    price as unit_price,
+    happened_at is null or visitor is null or product_id is null
+    or event not in ('view', 'cart', 'purchase') as skipped
+from imp_source;
 
 -- The latest row of a product describes it.
 create or replace temp table imp_products as
@@ -57,11 +43,3 @@ select
 from imp_source
 where product_id is not null
 qualify row_number() over (partition by product_id order by happened_at desc nulls last) = 1;
-
-create or replace temp table imp_skipped as
-select
-    count(*) filter (
-        where happened_at is null or visitor is null or product_id is null
-        or event not in ('view', 'cart', 'purchase')
-    ) as rows_skipped, count(*) as rows_read
-from imp_source;

@@ -27,11 +27,6 @@ select
     nullif(trim(item), '') as product_id
 from items, spacing;
 
-create or replace temp table imp_events as
-select visitor, happened_at, 'product_view' as event_type, product_id, null::varchar as session_key
-from imp_source
-where product_id is not null;
-
-create or replace temp table imp_skipped as
-select count(*) filter (where product_id is null) as rows_skipped, count(*) as rows_read
+insert into imp_rows by name
+select visitor, happened_at, 'product_view' as kind, product_id, product_id is null as skipped
 from imp_source;

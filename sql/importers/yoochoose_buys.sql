@@ -1,6 +1,6 @@
 -- YooChoose (RecSys Challenge 2015) buys, headerless: session id, timestamp (ISO, UTC), item id,
 -- price, quantity. A session's purchases make one order of its visitor (see yoochoose_clicks);
--- a quantity of 0 (the log has them) counts as 1.
+-- a quantity of 0 (the log has them) counts as 1, and a price of 0 is an unknown price.
 create or replace temp table imp_source as
 select
     kalido_ts(ts) as happened_at,
@@ -16,22 +16,12 @@ from read_csv(
     }
 );
 
-create or replace temp table imp_orders as
+insert into imp_rows by name
 select
-    visitor,
+    visitor, happened_at, product_id,
+    'purchase' as kind,
     'o' || visitor as order_id,
-    min(happened_at) as happened_at,
-    product_id,
-    sum(greatest(coalesce(quantity, 1), 1))::integer as quantity,
-    nullif(max(price), 0) as unit_price,
-    'delivered' as status
-from imp_source
-where happened_at is not null and visitor is not null and product_id is not null
-group by visitor, product_id;
-
-create or replace temp table imp_skipped as
-select
-    count(*) filter (
-        where happened_at is null or visitor is null or product_id is null
-    ) as rows_skipped, count(*) as rows_read
+    greatest(coalesce(quantity, 1), 1) as quantity,
+    nullif(price, 0) as unit_price,
+    happened_at is null or visitor is null or product_id is null as skipped
 from imp_source;

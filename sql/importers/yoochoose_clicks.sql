@@ -13,10 +13,13 @@ from read_csv(
     columns = {'session': 'VARCHAR', 'ts': 'VARCHAR', 'item': 'VARCHAR', 'category': 'VARCHAR'}
 );
 
-create or replace temp table imp_events as
-select visitor, happened_at, 'product_view' as event_type, product_id, session_key
-from imp_source
-where happened_at is not null and visitor is not null and product_id is not null;
+insert into imp_rows by name
+select
+    visitor, happened_at, product_id,
+    'product_view' as kind,
+    session_key,
+    happened_at is null or visitor is null or product_id is null as skipped
+from imp_source;
 
 -- A product's category and brand: the largest seen (the log marks most clicks '0' or 'S').
 create or replace temp table imp_products as
@@ -31,10 +34,3 @@ select
 from imp_source
 where product_id is not null
 group by product_id;
-
-create or replace temp table imp_skipped as
-select
-    count(*) filter (
-        where happened_at is null or visitor is null or product_id is null
-    ) as rows_skipped, count(*) as rows_read
-from imp_source;

@@ -14,25 +14,20 @@ from kalido.tools.generate.catalogue import SITE
 from kalido.tools.generate.clock import iso_naive_local
 from kalido.tools.generate.text import dumps
 
-BAD_KINDS = (
+# The row-level defects; bom_files marks whole files instead.
+ROW_DEFECTS = (
     "malformed_json",
     "missing_field",
     "bad_timestamp",
     "duplicate_event",
     "card_number",
     "naive_timestamp",
-    "bom_files",
 )
-# The row-level defects each source receives; the source's share bad_rate is split between them.
+BAD_KINDS = (*ROW_DEFECTS, "bom_files")
+# The row-level defects each source receives (browsing all of them); the source's share bad_rate
+# is split between them.
 DEFECTS_BY_SOURCE = {
-    "browsing": (
-        "malformed_json",
-        "missing_field",
-        "bad_timestamp",
-        "duplicate_event",
-        "card_number",
-        "naive_timestamp",
-    ),
+    "browsing": ROW_DEFECTS,
     "consents": ("malformed_json", "missing_field", "bad_timestamp"),
     "orders": ("missing_field", "bad_timestamp", "naive_timestamp"),
     "customers": ("card_number",),
