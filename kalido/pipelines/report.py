@@ -13,7 +13,6 @@ a re-generation for the same period, on the same stores, gives the same file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -26,7 +25,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from kalido.config import ConfigError, Layout, RunInProgress, default_home, policy_path
-from kalido.db import attach, connect, run_sql, sql_text, write_text_whole
+from kalido.db import attach, connect, run_sql, sha256_of, sql_text, write_text_whole
 from kalido.policy import DEFAULT_POLICY_PATH, UNTIMED_CLOCKS, Policy, load_policy
 from kalido.stores import raw_browsing, runs
 from kalido.stores.email_feed import MANIFEST
@@ -754,15 +753,11 @@ def _quality(days, in_period, day_runs, ingest, quarantine) -> dict:
 # --- 7. integrity -------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _integrity(in_period, requests, purge_reports, start, end, policy_file) -> dict:
     used = {r["run_id"] for r in in_period}
     used |= {e["run_id"] for e in requests["listed"] if e["run_id"]}
     reports = [
-        {"name": path.name, "sha256": _sha256(path)}
+        {"name": path.name, "sha256": sha256_of(path)}
         for day, path in purge_reports
         if start <= day <= end
         or any(
@@ -778,7 +773,7 @@ def _integrity(in_period, requests, purge_reports, start, end, policy_file) -> d
             "file": "kalido/policy.yaml (packaged)"
             if packaged
             else f"KALIDO_POLICY ({policy_file.name})",
-            "sha256": _sha256(policy_file),
+            "sha256": sha256_of(policy_file),
         },
         "stores_read": [
             "restricted/raw.duckdb",

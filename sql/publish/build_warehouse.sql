@@ -80,7 +80,7 @@ create table pipeline_runs (
 create table request_log as
 select
     request_pid, type, purpose, customer_pid, received_at, due_on, completed_on, status,
-    rows_affected, note
+    rows_affected, note, bytes_removed_on
 from raw.request_log
 order by received_at, request_pid;
 
