@@ -304,8 +304,8 @@ def _expire_cookies(con, layout: Layout, policy: Policy, logical_date: date, com
     removes every cookie whose period ends within cookie_expiry_ahead_days, and the events such
     a cookie still sends go the night they land. A cookie's data is held up to that many days
     less than its period, never a day more, and the browsing files are rewritten for expiring
-    cookies about once a week: every night, they would be every night (an expiring cookie's
-    events lie in every partition of its 13 months). Returns the horizon."""
+    cookies about once a week instead of every night (an expiring cookie's events lie in every
+    partition of its 13 months). Returns the horizon."""
     found = con.execute(
         "select removed_through from retention_horizons where rule = 'cookies'"
     ).fetchone()
