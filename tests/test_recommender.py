@@ -77,6 +77,36 @@ def test_a_pair_needs_k_distinct_users_and_repeat_sessions_of_one_user_do_not_co
     assert row_of(at_4, 2) != row_of(apart, 2)
 
 
+def test_a_coview_window_drops_the_pairs_of_older_days_only():
+    # Pair (0, 1): 5 users, 40 days ago. Pair (2, 3): 5 other users, yesterday.
+    def log(old):
+        old = replace(old, age_days=np.full(len(old.user), 40.0))
+        new = co_views([[(2, 3)] for _ in range(5)], 4)
+        return replace(
+            old,
+            user=np.r_[old.user, new.user + 5],
+            item=np.r_[old.item, new.item],
+            age_days=np.r_[old.age_days, new.age_days],
+            kind=np.r_[old.kind, new.kind],
+            group=np.r_[old.group, new.group + old.group.max()],
+            n_users=10,
+        )
+
+    old_pairs = [[(0, 1)] for _ in range(5)]
+    every_day = rec.RecParams(min_users=5)
+    last_30 = rec.similarity(
+        log(co_views(old_pairs, 4)), catalogue(4), replace(every_day, coview_window_days=30)
+    )
+    # Within 30 days, what was co-viewed 40 days ago is as if viewed apart; yesterday's pair and
+    # the popularity (every day) are as they were.
+    apart = rec.similarity(log(co_views_apart(old_pairs, 4)), catalogue(4), every_day)
+    together = rec.similarity(log(co_views(old_pairs, 4)), catalogue(4), every_day)
+    assert pairs_of(last_30) == pairs_of(apart)
+    assert all(row_of(last_30, p) == row_of(apart, p) for p in range(4))
+    assert row_of(together, 0) != row_of(apart, 0)
+    assert np.array_equal(last_30.popularity, together.popularity)
+
+
 def test_a_pair_keeps_all_its_users_when_the_work_is_split_in_two():
     # Seven users co-view (0, 1); user 3's session comes first, so the first sampled key (the
     # pivot that splits the work across two cores) is user 3's key of that pair. Split there,
