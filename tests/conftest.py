@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -15,6 +21,12 @@ from tests.landing import Landing
 
 KEY = "test-pseudonym-key-0123456789abcdef-0123456789"
 ROOT = Path(__file__).resolve().parent.parent
+# Airflow reads its configuration at its first import in this process (the dagbag fixture,
+# kalido.orchestration): this repository's dags/, no examples and the local .airflow/, as
+# `make test` exports them (never ~/airflow).
+os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
 @pytest.fixture
@@ -31,6 +43,101 @@ def home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def landing(home) -> Landing:
     return Landing(home)
+
+
+@pytest.fixture(scope="session")
+def dagbag():
+    """Every DAG of dags/, parsed once in this process (no metadata database needed), for the
+    tests of the DAGs' structure; `airflow dags test` runs them for real (tests/integration/)."""
+    from airflow.models import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+@contextmanager
+def kalido_env(home: Path, **more: str) -> Iterator[Path]:
+    """KALIDO_HOME and the key in this process's environment for a block (session fixtures,
+    which cannot use the function-scoped monkeypatch)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KALIDO_HOME", str(home))
+        patch.setenv("KALIDO_PSEUDONYM_KEY", KEY)
+        patch.delenv("KALIDO_PSEUDONYM_KEY_VERSION", raising=False)
+        for name, value in more.items():
+            patch.setenv(name, value)
+        yield home
+
+
+def copy_home(source: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A test's own copy of a home a shared fixture already ran, set as KALIDO_HOME (as `home`
+    does): what the test writes or runs next never reaches the shared one."""
+    home = tmp_path / "home"
+    shutil.copytree(source, home, symlinks=True)
+    monkeypatch.setenv("KALIDO_HOME", str(home))
+    monkeypatch.setenv("KALIDO_PSEUDONYM_KEY", KEY)
+    monkeypatch.delenv("KALIDO_PSEUDONYM_KEY_VERSION", raising=False)
+    return home
+
+
+class _LogText(logging.Handler):
+    """Every record of this process as text, like caplog's (which is function-scoped)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.setFormatter(
+            logging.Formatter("%(levelname)-8s %(name)s:%(filename)s:%(lineno)d %(message)s")
+        )
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@contextmanager
+def captured_logs(level: int = logging.DEBUG) -> Iterator[_LogText]:
+    """caplog.at_level(level) for a session fixture: the root logger at `level`, every record
+    kept as text in `.lines`."""
+    handler, root = _LogText(), logging.getLogger()
+    handler.setLevel(level)
+    saved = root.level
+    root.setLevel(level)
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved)
+
+
+@dataclass(frozen=True)
+class GateNights:
+    """The gate scenario (tests/scenarios/gates/) after the nights its tests read, each home
+    run once per session; read them, or copy one with copy_home before writing or running."""
+
+    night: Path  # night D on a fresh zone
+    record: dict  # its run record
+    logs: str  # every log record of the parent process during that night, at DEBUG
+    day_before: Path  # night D - 1 on a fresh zone
+    both: Path  # night D - 1, then night D
+
+
+@pytest.fixture(scope="session")
+def gate_nights(tmp_path_factory) -> GateNights:
+    from kalido.pipelines.nightly import run_nightly
+    from tests.scenarios.gates import D, build_scenario
+
+    root = tmp_path_factory.mktemp("gate_nights")
+    night, day_before, both = root / "night", root / "day_before", root / "both"
+    for home in (night, day_before):
+        home.mkdir()
+        build_scenario(Landing(home))
+    with kalido_env(night), captured_logs() as logs:
+        record = run_nightly(D)
+    with kalido_env(day_before):
+        run_nightly(D - timedelta(days=1))
+    shutil.copytree(day_before, both, symlinks=True)
+    with kalido_env(both):
+        run_nightly(D)
+    return GateNights(night, record, "\n".join(logs.lines), day_before, both)
 
 
 def kalido(*args: str, env: dict | None = None, check: bool = True):

@@ -25,8 +25,12 @@ from kalido.pipelines.ingest import ingest
 from kalido.pipelines.nightly import run_nightly
 from kalido.policy import load_policy
 from tests.conftest import KEY, query
+from tests.integration.test_dsr import (
+    assert_in_no_file,
+    duckdb_values_containing,
+    parquet_values_containing,
+)
 from tests.landing import CUSTOMER_COLUMNS, ORDER_COLUMNS, PRODUCT_COLUMNS, Landing, catalogue
-from tests.test_dsr import assert_in_no_file, duckdb_values_containing, parquet_values_containing
 
 D = date(2026, 11, 24)
 AT = datetime(2026, 11, 24, 10, 0)

@@ -53,7 +53,7 @@ def test_every_key_and_required_column_is_a_contract_column():
 def test_no_module_spells_a_sources_columns_out_again():
     # Ingest, validate, the generator and the test landing zones import them from kalido.contract.
     lists = {spec.columns for spec in SOURCES.values()}
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     for path in [*root.joinpath("kalido").rglob("*.py"), *root.joinpath("tests").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Tuple | ast.List) and len(node.elts) > 4:

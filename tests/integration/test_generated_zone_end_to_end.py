@@ -12,7 +12,7 @@ import pytest
 from kalido.cards import CARD_CANDIDATE, luhn_valid
 from kalido.db import attach, connect
 from tests.conftest import kalido, query
-from tests.test_privacy_and_reruns import files_outside_restricted
+from tests.integration.test_privacy_and_reruns import files_outside_restricted
 
 DATE = "2026-11-24"
 # Shapes of the generator's direct identifiers, so a file is scanned once per shape, not per value.

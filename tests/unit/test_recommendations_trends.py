@@ -10,7 +10,7 @@ import pytest
 from kalido.features import recommender as rec
 from kalido.features.holdout import Holdout, _sample, holdout_quality
 from kalido.policy import LEARNABLE_WEIGHTS, ConfigError, load_policy
-from tests.test_recommender import catalogue, interactions
+from tests.unit.test_recommender import catalogue, interactions
 
 # The policy's shape of the recommender (k = 5), with trends on.
 PARAMS = rec.RecParams(

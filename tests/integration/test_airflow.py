@@ -1,18 +1,20 @@
-"""The real Airflow DAG: it imports cleanly, and `airflow dags test` gives the CLI's warehouse."""
+"""The real Airflow DAGs: they import cleanly and run unattended (read in this process, through the
+`dagbag` fixture), and `airflow dags test` gives the warehouse a run without Airflow gives."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import KEY, ROOT, kalido, query, warehouse_tables
+from kalido.stages import NIGHTLY, PER_SHARD
+from tests.conftest import KEY, ROOT, query, warehouse_tables
 from tests.landing import Landing
-from tests.test_gates_scenario import D, build_scenario
+from tests.scenarios.gates import D, build_scenario
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
@@ -31,28 +33,24 @@ def airflow_env(tmp_path_factory) -> dict:
     return env
 
 
-def test_every_dag_imports_without_errors(airflow_env):
-    code = (
-        "from airflow.dag_processing.dagbag import DagBag\n"
-        "bag = DagBag()\n"
-        "assert not bag.import_errors, bag.import_errors\n"
-        "dag = bag.get_dag('kalido_nightly')\n"
-        "from kalido.stages import NIGHTLY, PER_SHARD\n"
-        "assert dag.doc_md and [t.task_id for t in dag.tasks] == ['shard_plan', *NIGHTLY]\n"
-        "mapped = {t.task_id for t in dag.tasks if t.is_mapped}\n"
-        "assert mapped == set(PER_SHARD), mapped\n"
-        "retention = bag.get_dag('kalido_retention')\n"
-        "assert retention.doc_md and [t.task_id for t in retention.tasks] == ['purge']\n"
-    )
-    subprocess.run([sys.executable, "-c", code], env=airflow_env, check=True, cwd=ROOT)
+def test_every_dag_imports_without_errors(dagbag):
+    assert not dagbag.import_errors, dagbag.import_errors
+    dag = dagbag.dags["kalido_nightly"]
+    assert dag.doc_md and [t.task_id for t in dag.tasks] == ["shard_plan", *NIGHTLY]
+    mapped = {t.task_id for t in dag.tasks if t.is_mapped}
+    assert mapped == set(PER_SHARD), mapped
+    retention = dagbag.dags["kalido_retention"]
+    assert retention.doc_md and [t.task_id for t in retention.tasks] == ["purge"]
 
 
 @pytest.mark.slow
-def test_airflow_dags_test_publishes_the_same_warehouse_as_kalido_run(tmp_path, airflow_env):
-    """Three mapped shards under Airflow, one shard in the CLI: the same warehouse."""
-    via_airflow, via_cli = tmp_path / "airflow_home", tmp_path / "cli_home"
+def test_airflow_dags_test_publishes_the_same_warehouse_as_kalido_run(
+    tmp_path, airflow_env, gate_nights
+):
+    """Three mapped shards under Airflow, one shard without (the gate scenario's night D, run
+    once for the session by run_nightly, what `kalido run` calls): the same warehouse."""
+    via_airflow, via_cli = tmp_path / "airflow_home", gate_nights.night
     build_scenario(Landing(via_airflow))
-    shutil.copytree(via_airflow, via_cli)
     result = subprocess.run(
         [AIRFLOW, "dags", "test", "kalido_nightly", D.isoformat(), "-c", '{"shards": 3}'],
         env={**airflow_env, "KALIDO_HOME": str(via_airflow)},
@@ -60,12 +58,6 @@ def test_airflow_dags_test_publishes_the_same_warehouse_as_kalido_run(tmp_path, 
         text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    kalido(
-        "run",
-        "--date",
-        D.isoformat(),
-        env={"KALIDO_HOME": str(via_cli), "KALIDO_PSEUDONYM_KEY": KEY},
-    )
     airflow_tables = warehouse_tables(via_airflow / "warehouse/analytics.duckdb")
     assert airflow_tables["recommendations"]
     assert airflow_tables == warehouse_tables(via_cli / "warehouse/analytics.duckdb")
@@ -81,34 +73,29 @@ def test_airflow_dags_test_publishes_the_same_warehouse_as_kalido_run(tmp_path, 
     ]
 
 
-def test_the_dags_run_unattended_in_one_pool_and_publish_assets(airflow_env):
+def test_the_dags_run_unattended_in_one_pool_and_publish_assets(dagbag):
     """Retries with backoff and a timeout on every task, a run timeout, the one-slot pool of the
     nightly and retention DAGs, the failure callbacks, and publish's Assets with a consumer."""
-    code = (
-        "from datetime import timedelta\n"
-        "from airflow.dag_processing.dagbag import DagBag\n"
-        "from kalido.orchestration import FailureAlert, record_failure\n"
-        "bag = DagBag()\n"
-        "assert not bag.import_errors, bag.import_errors\n"
-        "nightly, retention = bag.get_dag('kalido_nightly'), bag.get_dag('kalido_retention')\n"
-        "assert nightly.dagrun_timeout and retention.dagrun_timeout\n"
-        "for task in [*nightly.tasks, *retention.tasks]:\n"
-        "    assert (task.pool, task.pool_slots) == ('kalido', 1), task.task_id\n"
-        "    assert task.retries >= 2 and task.retry_exponential_backoff, task.task_id\n"
-        "    assert timedelta(0) < task.execution_timeout <= timedelta(hours=2), task.task_id\n"
-        "    kinds = [type(c) for c in task.on_failure_callback]\n"
-        "    assert FailureAlert in kinds, task.task_id\n"
-        "    recorded = record_failure in task.on_failure_callback\n"
-        "    assert recorded == (task.dag_id == 'kalido_nightly'), task.task_id\n"
-        "publish = nightly.get_task('publish')\n"
-        "assert {a.name for a in publish.outlets} == {'kalido_warehouse', 'kalido_email_feed'}\n"
-        "assert not any(t.outlets for t in nightly.tasks if t.task_id != 'publish')\n"
-        "assert {'date', 'force', 'replace_newer', 'shards'} <= set(nightly.params)\n"
-        "consumer = bag.get_dag('kalido_feed_consumer')\n"
-        "schedule = str(consumer.timetable.asset_condition)\n"
-        "assert consumer.doc_md and 'kalido_email_feed' in schedule, schedule\n"
-    )
-    subprocess.run([sys.executable, "-c", code], env=airflow_env, check=True, cwd=ROOT)
+    from kalido.orchestration import FailureAlert, record_failure
+
+    assert not dagbag.import_errors, dagbag.import_errors
+    nightly, retention = dagbag.dags["kalido_nightly"], dagbag.dags["kalido_retention"]
+    assert nightly.dagrun_timeout and retention.dagrun_timeout
+    for task in [*nightly.tasks, *retention.tasks]:
+        assert (task.pool, task.pool_slots) == ("kalido", 1), task.task_id
+        assert task.retries >= 2 and task.retry_exponential_backoff, task.task_id
+        assert timedelta(0) < task.execution_timeout <= timedelta(hours=2), task.task_id
+        kinds = [type(c) for c in task.on_failure_callback]
+        assert FailureAlert in kinds, task.task_id
+        recorded = record_failure in task.on_failure_callback
+        assert recorded == (task.dag_id == "kalido_nightly"), task.task_id
+    publish = nightly.get_task("publish")
+    assert {a.name for a in publish.outlets} == {"kalido_warehouse", "kalido_email_feed"}
+    assert not any(t.outlets for t in nightly.tasks if t.task_id != "publish")
+    assert {"date", "force", "replace_newer", "shards"} <= set(nightly.params)
+    consumer = dagbag.dags["kalido_feed_consumer"]
+    schedule = str(consumer.timetable.asset_condition)
+    assert consumer.doc_md and "kalido_email_feed" in schedule, schedule
 
 
 def test_a_task_takes_its_date_from_the_date_param_or_the_data_interval():

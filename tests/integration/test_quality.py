@@ -28,7 +28,7 @@ from kalido.stages import NIGHTLY
 from kalido.stores import runs
 from kalido.tools.generate import generate_landing
 from tests.conftest import KEY, kalido, query
-from tests.test_generated_zone_end_to_end import landing_identifiers
+from tests.integration.test_generated_zone_end_to_end import landing_identifiers
 
 D = date(2026, 11, 24)
 PREVIOUS = D - timedelta(days=1)

@@ -24,8 +24,8 @@ import yaml
 from kalido.config import ConfigError
 from kalido.policy import DEFAULT_POLICY_PATH, load_policy
 from tests.conftest import KEY, ROOT, kalido, query, query_raw
-from tests.test_dsr import request_names
-from tests.test_generated_zone_end_to_end import IDENTIFIER_SHAPES, landing_identifiers
+from tests.integration.test_dsr import request_names
+from tests.integration.test_generated_zone_end_to_end import IDENTIFIER_SHAPES, landing_identifiers
 
 D = "2026-11-24"
 FROM, TO = "2026-10-01", "2026-11-24"  # wide enough to hold a request received in October

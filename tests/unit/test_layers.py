@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {"core": 0, "features": 1, "stores": 2, "pipelines": 3, "entry": 4}
 ENTRY_MODULES = {"kalido.cli", "kalido.orchestration"}
 RUNNER = "kalido.pipelines.nightly"

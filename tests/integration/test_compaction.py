@@ -18,7 +18,7 @@ from kalido.pipelines.requests import RequestsNeedAttention, check_requests
 from kalido.stores.staged import open_staged_browsing
 from kalido.timewindow import day_end_utc
 from tests.conftest import ROOT, query, query_raw
-from tests.test_dsr import (
+from tests.integration.test_dsr import (
     ARCHIVE,
     GONE,
     GONE_COOKIE,

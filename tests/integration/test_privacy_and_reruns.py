@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import timedelta
 
 import duckdb
 
 from kalido.pipelines.nightly import run_nightly
-from tests.conftest import kalido, query, warehouse_tables
-from tests.test_gates_scenario import ADULT, D, build_scenario, pid
+from tests.conftest import copy_home, kalido, query, warehouse_tables
+from tests.scenarios.gates import ADULT, D, pid
 
 # What the scenario's landing zone holds that must never leave the restricted zone.
 FORBIDDEN = [
@@ -36,10 +35,9 @@ def files_outside_restricted(home):
             yield path
 
 
-def test_no_direct_identifier_outside_the_restricted_zone(home, landing, caplog):
-    build_scenario(landing)
-    with caplog.at_level(logging.DEBUG):
-        run_nightly(D)
+def test_no_direct_identifier_outside_the_restricted_zone(gate_nights):
+    # The gate scenario's night D, its logs kept at DEBUG (tests/conftest.py: gate_nights).
+    home = gate_nights.night
     scanned = list(files_outside_restricted(home))
     assert any(p.name == "analytics.duckdb" for p in scanned)
     for path in scanned:
@@ -47,15 +45,16 @@ def test_no_direct_identifier_outside_the_restricted_zone(home, landing, caplog)
         for needle in FORBIDDEN:
             assert needle not in content, f"{needle!r} found in {path.relative_to(home)}"
     for needle in FORBIDDEN:
-        assert needle.decode() not in caplog.text
+        assert needle.decode() not in gate_nights.logs
 
 
-def test_rerun_gives_an_identical_warehouse_and_dates_accumulate(home, landing):
-    build_scenario(landing)
+def test_rerun_gives_an_identical_warehouse_and_dates_accumulate(
+    gate_nights, tmp_path, monkeypatch
+):
+    # Nights D - 1 then D, run once for the session: this test goes on in a copy.
+    day_before = warehouse_tables(gate_nights.day_before / "warehouse/analytics.duckdb")
+    home = copy_home(gate_nights.both, tmp_path, monkeypatch)
     warehouse = home / "warehouse/analytics.duckdb"
-    run_nightly(D - timedelta(days=1))
-    day_before = warehouse_tables(warehouse)
-    run_nightly(D)
     first = warehouse_tables(warehouse)
     rerun = run_nightly(D, force=True)
     assert warehouse_tables(warehouse) == first
@@ -93,9 +92,8 @@ def test_rerun_gives_an_identical_warehouse_and_dates_accumulate(home, landing):
     )
 
 
-def test_a_reader_keeps_the_old_warehouse_while_a_run_publishes(home, landing):
-    build_scenario(landing)
-    run_nightly(D - timedelta(days=1))
+def test_a_reader_keeps_the_old_warehouse_while_a_run_publishes(gate_nights, tmp_path, monkeypatch):
+    home = copy_home(gate_nights.day_before, tmp_path, monkeypatch)  # after night D - 1
     warehouse = home / "warehouse/analytics.duckdb"
     with duckdb.connect(str(warehouse), read_only=True) as reader:
         before = reader.execute("select count(*) from pipeline_runs").fetchone()
