@@ -17,7 +17,7 @@ from kalido.pipelines.nightly import configure, run_nightly, run_purge
 from kalido.pipelines.requests import RequestsNeedAttention, check_requests
 from kalido.stores.staged import open_staged_browsing
 from kalido.timewindow import day_end_utc
-from tests.conftest import ROOT, query, query_raw
+from tests.conftest import ROOT, copy_home, query, query_raw
 from tests.integration.test_dsr import (
     ARCHIVE,
     GONE,
@@ -25,7 +25,6 @@ from tests.integration.test_dsr import (
     D,
     assert_gone_everywhere,
     assert_in_no_file,
-    build_zone,
     duckdb_values_containing,
     feed_rows,
     needles_of_gone,
@@ -35,12 +34,6 @@ from tests.integration.test_dsr import (
 )
 
 DUE = date(2026, 12, 24)  # R-ERASE, received on D: due a calendar month later
-
-
-@pytest.fixture
-def zone(home, landing):
-    build_zone(landing)
-    return home
 
 
 def with_lead(tmp_path, monkeypatch, days: int) -> None:
@@ -80,11 +73,13 @@ def erasure_entry(report: dict, home) -> dict:
     return entry
 
 
-def test_an_erasure_is_in_effect_the_night_it_arrives_and_gone_in_bytes_after_compaction(zone):
-    home = zone
-    run_nightly(D - timedelta(days=1))
-    assert staged_read_of(home, pid("C_GONE")) > 0
-    record = run_nightly(D)
+def test_an_erasure_is_in_effect_the_night_it_arrives_and_gone_in_bytes_after_compaction(
+    erasure_nights, tmp_path, monkeypatch
+):
+    # Night D - 1, then night D: run once for the session (erasure_nights), read as they were.
+    assert staged_read_of(erasure_nights.day_before, pid("C_GONE")) > 0
+    record = erasure_nights.record
+    home = copy_home(erasure_nights.both, tmp_path, monkeypatch)
     purge = record["stages"]["purge"]
     assert purge["erased_customers"] == 1 and purge["compacted"] is False
     assert purge["bytes_pending_due_on"] == DUE.isoformat()
@@ -145,9 +140,10 @@ def test_an_erasure_is_in_effect_the_night_it_arrives_and_gone_in_bytes_after_co
     )
 
 
-def test_compaction_comes_by_itself_a_lead_before_the_deadline(zone):
-    home = zone
-    run_nightly(D)
+def test_compaction_comes_by_itself_a_lead_before_the_deadline(
+    erasure_nights, tmp_path, monkeypatch
+):
+    home = copy_home(erasure_nights.night, tmp_path, monkeypatch)  # after night D
     waiting = run_purge(DUE - timedelta(days=8))  # policy lead: 7 days
     assert waiting["stages"]["purge"]["compacted"] is False
     assert files_holding(home, GONE_COOKIE.encode())
@@ -159,11 +155,11 @@ def test_compaction_comes_by_itself_a_lead_before_the_deadline(zone):
 
 
 def test_with_no_lead_the_compaction_comes_on_the_deadline_and_never_later(
-    zone, tmp_path, monkeypatch
+    erasure_nights, tmp_path, monkeypatch
 ):
-    home = zone
+    # After night D (the lead plays no part on D: the erasure is due a month later).
+    home = copy_home(erasure_nights.night, tmp_path, monkeypatch)
     with_lead(tmp_path, monkeypatch, 0)
-    run_nightly(D)
     assert run_purge(DUE - timedelta(days=1))["stages"]["purge"]["compacted"] is False
     settings, policy = configure()
     # Still pending on its deadline's eve and day: no alarm yet.

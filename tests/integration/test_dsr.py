@@ -20,7 +20,7 @@ from kalido.pipelines.purge import ENFORCED
 from kalido.policy import UNTIMED_CLOCKS, load_policy
 from kalido.pseudonyms import pseudonym
 from kalido.suppression import request_pseudonym, suppression_secret
-from tests.conftest import KEY, kalido, query, query_raw, warehouse_tables
+from tests.conftest import KEY, copy_home, kalido, query, query_raw, warehouse_tables
 from tests.landing import CUSTOMER_COLUMNS, ORDER_COLUMNS, Landing, catalogue
 
 D = date(2026, 11, 24)
@@ -188,18 +188,20 @@ def zone(home, landing):
     return home
 
 
-def test_requests_erase_object_restrict_and_answer_access(zone, landing):
-    home = zone
-    run_nightly(D - timedelta(days=1))
-    before = {r["customer_id"] for r in feed_rows(home, D - timedelta(days=1))}
+def test_requests_erase_object_restrict_and_answer_access(erasure_nights, tmp_path, monkeypatch):
+    # Night D - 1, then night D: run once for the session (erasure_nights), read as they were.
+    day_before = erasure_nights.day_before
+    before = {r["customer_id"] for r in feed_rows(day_before, D - timedelta(days=1))}
     assert {"C_GONE", "C_OBJ", "C_RESTR"} <= before
     counts_before = {
-        t: query_raw(home, f"select count(*) from {t}")[0][0]
+        t: query_raw(day_before, f"select count(*) from {t}")[0][0]
         for t in ("raw_customers", "raw_browsing", "raw_consents", "raw_orders")
     }
 
-    assert staged_browsing_of(home, pid("C_GONE")) > 0
-    record = run_nightly(D)
+    assert staged_browsing_of(day_before, pid("C_GONE")) > 0
+    record = erasure_nights.record
+    home = copy_home(erasure_nights.both, tmp_path, monkeypatch)
+    landing = Landing(home)
     assert record["stages"]["purge"]["erased_customers"] == 1
     # In effect tonight: nothing published or exported holds them (tests/test_compaction.py
     # checks the rest); their bytes go with the compaction.
@@ -322,9 +324,8 @@ def test_requests_erase_object_restrict_and_answer_access(zone, landing):
     assert warehouse_tables(warehouse) == first
 
 
-def test_years_later_nothing_outlives_its_period(zone):
-    home = zone
-    run_nightly(D)
+def test_years_later_nothing_outlives_its_period(erasure_nights, tmp_path, monkeypatch):
+    home = copy_home(erasure_nights.night, tmp_path, monkeypatch)  # after night D
     assert (home / "exports/subject_access/R-ACC.json").exists()
     later = date(2032, 1, 10)  # > 5 years after everyone's last activity
     record = run_purge(later)
@@ -419,8 +420,8 @@ def test_late_or_overdue_requests_fail_the_run_after_publishing(zone, landing):
     assert kalido("run", "--date", "2026-12-17").returncode == 0
 
 
-def test_key_rotation_unlinks_old_pseudonyms(zone, monkeypatch):
-    run_nightly(D)
+def test_key_rotation_unlinks_old_pseudonyms(erasure_nights, tmp_path, monkeypatch):
+    zone = copy_home(erasure_nights.night, tmp_path, monkeypatch)  # after night D
     new_key = "rotated-pseudonym-key-abcdefghijklmnopqrstuvwxyz"
     env = {"KALIDO_PSEUDONYM_KEY": new_key, "KALIDO_PSEUDONYM_KEY_VERSION": "2"}
     result = kalido("rotate-key", env=env)
@@ -450,10 +451,8 @@ def test_key_rotation_unlinks_old_pseudonyms(zone, monkeypatch):
         run_nightly(D)
 
 
-def test_every_store_and_table_written_has_a_retention_rule(zone):
-    home = zone
-    run_nightly(D - timedelta(days=1))
-    run_nightly(D)
+def test_every_store_and_table_written_has_a_retention_rule(erasure_nights, tmp_path, monkeypatch):
+    home = copy_home(erasure_nights.both, tmp_path, monkeypatch)  # after nights D - 1 and D
     (home / "restricted/logs").mkdir(exist_ok=True)
     (home / "restricted/logs/example.traceback.txt").write_text("x")
     stores = load_policy().retention.values()
