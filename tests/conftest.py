@@ -3,20 +3,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from kalido.config import Layout
-from kalido.db import connect
-from kalido.stores import raw_browsing
 from tests.landing import Landing
 
 KEY = "test-pseudonym-key-0123456789abcdef-0123456789"
@@ -109,72 +103,53 @@ def captured_logs(level: int = logging.DEBUG) -> Iterator[_LogText]:
 
 
 @dataclass(frozen=True)
-class GateNights:
-    """The gate scenario (tests/scenarios/gates/) after the nights its tests read, each home
-    run once per session; read them, or copy one with copy_home before writing or running."""
+class Night:
+    """A home after the night(s) a shared fixture ran once for the session: read it, or copy it
+    with copy_home before writing or running anything."""
 
-    night: Path  # night D on a fresh zone
-    record: dict  # its run record
-    logs: str  # every log record of the parent process during that night, at DEBUG
-    day_before: Path  # night D - 1 on a fresh zone
-    both: Path  # night D - 1, then night D
+    home: Path
+    record: dict  # the run record of its last night
+    logs: str = ""  # every log record of this process during that night, at DEBUG
+
+
+def run_night(home: Path, day, after: Night | None = None, **env: str) -> Night:
+    """Night `day` on `home` (a copy of `after`'s home when given), logs kept."""
+    from kalido.pipelines.nightly import run_nightly
+
+    if after is not None:
+        shutil.copytree(after.home, home, symlinks=True)
+    with kalido_env(home, **env), captured_logs() as logs:
+        record = run_nightly(day)
+    return Night(home, record, "\n".join(logs.lines))
+
+
+# The gate scenario (tests/scenarios/gates/): night D, night D - 1, and D - 1 then D.
+
+
+def _gate_zone(tmp_path_factory, name: str) -> Path:
+    from tests.scenarios.gates import build_scenario
+
+    home = tmp_path_factory.mktemp(name) / "home"
+    build_scenario(Landing(home))
+    return home
 
 
 @pytest.fixture(scope="session")
-def gate_nights(tmp_path_factory) -> GateNights:
-    from kalido.pipelines.nightly import run_nightly
-    from tests.scenarios.gates import D, build_scenario
+def gate_night(tmp_path_factory) -> Night:
+    from tests.scenarios.gates import D
 
-    root = tmp_path_factory.mktemp("gate_nights")
-    night, day_before, both = root / "night", root / "day_before", root / "both"
-    for home in (night, day_before):
-        home.mkdir()
-        build_scenario(Landing(home))
-    with kalido_env(night), captured_logs() as logs:
-        record = run_nightly(D)
-    with kalido_env(day_before):
-        run_nightly(D - timedelta(days=1))
-    shutil.copytree(day_before, both, symlinks=True)
-    with kalido_env(both):
-        run_nightly(D)
-    return GateNights(night, record, "\n".join(logs.lines), day_before, both)
+    return run_night(_gate_zone(tmp_path_factory, "gate_night"), D)
 
 
-def kalido(*args: str, env: dict | None = None, check: bool = True):
-    """Run the real `kalido` CLI in a subprocess."""
-    result = subprocess.run(
-        [sys.executable, "-m", "kalido.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"kalido {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+@pytest.fixture(scope="session")
+def gate_day_before(tmp_path_factory) -> Night:
+    from tests.scenarios.gates import D
+
+    return run_night(_gate_zone(tmp_path_factory, "gate_day_before"), D - timedelta(days=1))
 
 
-def query(db: Path, sql: str, params=None) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(sql, params).fetchall()
+@pytest.fixture(scope="session")
+def gate_both(tmp_path_factory, gate_day_before) -> Night:
+    from tests.scenarios.gates import D
 
-
-def query_raw(home: Path, sql: str, params=None) -> list[tuple]:
-    """A query of the restricted raw store, raw browsing's files included (view raw_browsing)."""
-    with connect(home / "restricted/raw.duckdb", read_only=True) as con:
-        raw_browsing.open_view(con, Layout(home))
-        return con.execute(sql, params).fetchall()
-
-
-def warehouse_tables(db: Path) -> dict[str, list[tuple]]:
-    """Every derived table's rows, in a stable order, for rerun comparisons."""
-    tables = [
-        "products",
-        "views_recent",
-        "interest_profiles",
-        "product_similarity",
-        "recommendations",
-        "audience_daily",
-    ]
-    with duckdb.connect(str(db), read_only=True) as con:
-        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in tables}
+    return run_night(tmp_path_factory.mktemp("gate_both") / "home", D, after=gate_day_before)

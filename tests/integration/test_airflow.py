@@ -45,11 +45,11 @@ def test_every_dag_imports_without_errors(dagbag):
 
 @pytest.mark.slow
 def test_airflow_dags_test_publishes_the_same_warehouse_as_kalido_run(
-    tmp_path, airflow_env, gate_nights
+    tmp_path, airflow_env, gate_night
 ):
     """Three mapped shards under Airflow, one shard without (the gate scenario's night D, run
     once for the session by run_nightly, what `kalido run` calls): the same warehouse."""
-    via_airflow, via_cli = tmp_path / "airflow_home", gate_nights.night
+    via_airflow, via_cli = tmp_path / "airflow_home", gate_night.home
     build_scenario(Landing(via_airflow))
     result = subprocess.run(
         [AIRFLOW, "dags", "test", "kalido_nightly", D.isoformat(), "-c", '{"shards": 3}'],

@@ -15,6 +15,7 @@ import pytest
 from kalido import stages
 from kalido.cli import main
 from tests.conftest import KEY, ROOT, kalido
+from tests.integration.conftest import SMALL_DATE
 
 DATE = "2026-11-24"
 # Read by kalido but not for its users: the fork server's parent (lifeline.py) and a bench's log.
@@ -35,16 +36,12 @@ def env(home: Path, **more: str) -> dict:
     return {"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": KEY, **more}
 
 
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory):
-    """A small generated zone after one `kalido -v run --json` (non-TTY: plain progress)."""
-    home = tmp_path_factory.mktemp("cli") / "home"
-    kalido(
-        *("generate", "--days", "2", "--users", "60", "--products", "40"),
-        *("--end-date", DATE, "--out", str(home)),
-    )
-    result = kalido("-v", "run", "--date", DATE, "--json", env=env(home))
-    return home, result
+@pytest.fixture
+def ran(small_run):
+    """A small generated zone after one `kalido -v run --json` (non-TTY: plain progress), run
+    once for the session (tests/integration/conftest.py: small_run)."""
+    assert DATE == SMALL_DATE
+    return small_run.home, small_run.result
 
 
 def test_version_prints_the_package_version(capsys):

@@ -74,12 +74,12 @@ def erasure_entry(report: dict, home) -> dict:
 
 
 def test_an_erasure_is_in_effect_the_night_it_arrives_and_gone_in_bytes_after_compaction(
-    erasure_nights, tmp_path, monkeypatch
+    erasure_day_before, erasure_both, tmp_path, monkeypatch
 ):
-    # Night D - 1, then night D: run once for the session (erasure_nights), read as they were.
-    assert staged_read_of(erasure_nights.day_before, pid("C_GONE")) > 0
-    record = erasure_nights.record
-    home = copy_home(erasure_nights.both, tmp_path, monkeypatch)
+    # Night D - 1, then night D: run once for the session, read as they were.
+    assert staged_read_of(erasure_day_before.home, pid("C_GONE")) > 0
+    record = erasure_both.record
+    home = copy_home(erasure_both.home, tmp_path, monkeypatch)
     purge = record["stages"]["purge"]
     assert purge["erased_customers"] == 1 and purge["compacted"] is False
     assert purge["bytes_pending_due_on"] == DUE.isoformat()
@@ -141,9 +141,9 @@ def test_an_erasure_is_in_effect_the_night_it_arrives_and_gone_in_bytes_after_co
 
 
 def test_compaction_comes_by_itself_a_lead_before_the_deadline(
-    erasure_nights, tmp_path, monkeypatch
+    erasure_night, tmp_path, monkeypatch
 ):
-    home = copy_home(erasure_nights.night, tmp_path, monkeypatch)  # after night D
+    home = copy_home(erasure_night.home, tmp_path, monkeypatch)  # after night D
     waiting = run_purge(DUE - timedelta(days=8))  # policy lead: 7 days
     assert waiting["stages"]["purge"]["compacted"] is False
     assert files_holding(home, GONE_COOKIE.encode())
@@ -155,10 +155,10 @@ def test_compaction_comes_by_itself_a_lead_before_the_deadline(
 
 
 def test_with_no_lead_the_compaction_comes_on_the_deadline_and_never_later(
-    erasure_nights, tmp_path, monkeypatch
+    erasure_night, tmp_path, monkeypatch
 ):
     # After night D (the lead plays no part on D: the erasure is due a month later).
-    home = copy_home(erasure_nights.night, tmp_path, monkeypatch)
+    home = copy_home(erasure_night.home, tmp_path, monkeypatch)
     with_lead(tmp_path, monkeypatch, 0)
     assert run_purge(DUE - timedelta(days=1))["stages"]["purge"]["compacted"] is False
     settings, policy = configure()

@@ -188,9 +188,11 @@ def zone(home, landing):
     return home
 
 
-def test_requests_erase_object_restrict_and_answer_access(erasure_nights, tmp_path, monkeypatch):
-    # Night D - 1, then night D: run once for the session (erasure_nights), read as they were.
-    day_before = erasure_nights.day_before
+def test_requests_erase_object_restrict_and_answer_access(
+    erasure_day_before, erasure_both, tmp_path, monkeypatch
+):
+    # Night D - 1, then night D: run once for the session, read as they were.
+    day_before = erasure_day_before.home
     before = {r["customer_id"] for r in feed_rows(day_before, D - timedelta(days=1))}
     assert {"C_GONE", "C_OBJ", "C_RESTR"} <= before
     counts_before = {
@@ -199,8 +201,8 @@ def test_requests_erase_object_restrict_and_answer_access(erasure_nights, tmp_pa
     }
 
     assert staged_browsing_of(day_before, pid("C_GONE")) > 0
-    record = erasure_nights.record
-    home = copy_home(erasure_nights.both, tmp_path, monkeypatch)
+    record = erasure_both.record
+    home = copy_home(erasure_both.home, tmp_path, monkeypatch)
     landing = Landing(home)
     assert record["stages"]["purge"]["erased_customers"] == 1
     # In effect tonight: nothing published or exported holds them (tests/test_compaction.py
@@ -324,8 +326,8 @@ def test_requests_erase_object_restrict_and_answer_access(erasure_nights, tmp_pa
     assert warehouse_tables(warehouse) == first
 
 
-def test_years_later_nothing_outlives_its_period(erasure_nights, tmp_path, monkeypatch):
-    home = copy_home(erasure_nights.night, tmp_path, monkeypatch)  # after night D
+def test_years_later_nothing_outlives_its_period(erasure_night, tmp_path, monkeypatch):
+    home = copy_home(erasure_night.home, tmp_path, monkeypatch)  # after night D
     assert (home / "exports/subject_access/R-ACC.json").exists()
     later = date(2032, 1, 10)  # > 5 years after everyone's last activity
     record = run_purge(later)
@@ -420,8 +422,8 @@ def test_late_or_overdue_requests_fail_the_run_after_publishing(zone, landing):
     assert kalido("run", "--date", "2026-12-17").returncode == 0
 
 
-def test_key_rotation_unlinks_old_pseudonyms(erasure_nights, tmp_path, monkeypatch):
-    zone = copy_home(erasure_nights.night, tmp_path, monkeypatch)  # after night D
+def test_key_rotation_unlinks_old_pseudonyms(erasure_night, tmp_path, monkeypatch):
+    zone = copy_home(erasure_night.home, tmp_path, monkeypatch)  # after night D
     new_key = "rotated-pseudonym-key-abcdefghijklmnopqrstuvwxyz"
     env = {"KALIDO_PSEUDONYM_KEY": new_key, "KALIDO_PSEUDONYM_KEY_VERSION": "2"}
     result = kalido("rotate-key", env=env)
@@ -451,8 +453,8 @@ def test_key_rotation_unlinks_old_pseudonyms(erasure_nights, tmp_path, monkeypat
         run_nightly(D)
 
 
-def test_every_store_and_table_written_has_a_retention_rule(erasure_nights, tmp_path, monkeypatch):
-    home = copy_home(erasure_nights.both, tmp_path, monkeypatch)  # after nights D - 1 and D
+def test_every_store_and_table_written_has_a_retention_rule(erasure_both, tmp_path, monkeypatch):
+    home = copy_home(erasure_both.home, tmp_path, monkeypatch)  # after nights D - 1 and D
     (home / "restricted/logs").mkdir(exist_ok=True)
     (home / "restricted/logs/example.traceback.txt").write_text("x")
     stores = load_policy().retention.values()

@@ -23,6 +23,7 @@ from kalido.pipelines import nightly
 from kalido.pipelines import publish as publishing
 from kalido.stores import runs
 from tests.conftest import KEY, query
+from tests.integration.conftest import SMALL_DATE
 
 DATE = "2026-11-24"
 KALIDO = str(Path(sys.executable).with_name("kalido"))
@@ -55,26 +56,19 @@ def start(home: Path, *args: str) -> subprocess.Popen:
     )
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("generated") / "home"
-    result = cli(
-        home,
-        *("generate", "--days", "2", "--users", "60", "--products", "40"),
-        *("--end-date", DATE, "--out", str(home)),
-    )
-    assert result.returncode == 0, result.stderr
-    return home
+@pytest.fixture
+def generated(small_run) -> Path:
+    """A small generated zone no run has read (tests/integration/conftest.py: small_run)."""
+    assert DATE == SMALL_DATE
+    return small_run.zone
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory, generated) -> Path:
-    """A home after one successful run (read it, or copy it with `ran`)."""
-    home = tmp_path_factory.mktemp("published") / "home"
-    shutil.copytree(generated, home)
-    result = cli(home, "run", "--date", DATE)
-    assert result.returncode == 0, result.stderr
-    return home
+@pytest.fixture
+def published(small_run) -> Path:
+    """The same zone after one successful run, once for the session (read it, or copy it with
+    `ran`)."""
+    assert small_run.result.returncode == 0, small_run.result.stderr
+    return small_run.home
 
 
 @pytest.fixture

@@ -35,9 +35,9 @@ def files_outside_restricted(home):
             yield path
 
 
-def test_no_direct_identifier_outside_the_restricted_zone(gate_nights):
-    # The gate scenario's night D, its logs kept at DEBUG (tests/conftest.py: gate_nights).
-    home = gate_nights.night
+def test_no_direct_identifier_outside_the_restricted_zone(gate_night):
+    # The gate scenario's night D, its logs kept at DEBUG (tests/conftest.py: gate_night).
+    home = gate_night.home
     scanned = list(files_outside_restricted(home))
     assert any(p.name == "analytics.duckdb" for p in scanned)
     for path in scanned:
@@ -45,15 +45,15 @@ def test_no_direct_identifier_outside_the_restricted_zone(gate_nights):
         for needle in FORBIDDEN:
             assert needle not in content, f"{needle!r} found in {path.relative_to(home)}"
     for needle in FORBIDDEN:
-        assert needle.decode() not in gate_nights.logs
+        assert needle.decode() not in gate_night.logs
 
 
 def test_rerun_gives_an_identical_warehouse_and_dates_accumulate(
-    gate_nights, tmp_path, monkeypatch
+    gate_day_before, gate_both, tmp_path, monkeypatch
 ):
     # Nights D - 1 then D, run once for the session: this test goes on in a copy.
-    day_before = warehouse_tables(gate_nights.day_before / "warehouse/analytics.duckdb")
-    home = copy_home(gate_nights.both, tmp_path, monkeypatch)
+    day_before = warehouse_tables(gate_day_before.home / "warehouse/analytics.duckdb")
+    home = copy_home(gate_both.home, tmp_path, monkeypatch)
     warehouse = home / "warehouse/analytics.duckdb"
     first = warehouse_tables(warehouse)
     rerun = run_nightly(D, force=True)
@@ -92,8 +92,10 @@ def test_rerun_gives_an_identical_warehouse_and_dates_accumulate(
     )
 
 
-def test_a_reader_keeps_the_old_warehouse_while_a_run_publishes(gate_nights, tmp_path, monkeypatch):
-    home = copy_home(gate_nights.day_before, tmp_path, monkeypatch)  # after night D - 1
+def test_a_reader_keeps_the_old_warehouse_while_a_run_publishes(
+    gate_day_before, tmp_path, monkeypatch
+):
+    home = copy_home(gate_day_before.home, tmp_path, monkeypatch)  # after night D - 1
     warehouse = home / "warehouse/analytics.duckdb"
     with duckdb.connect(str(warehouse), read_only=True) as reader:
         before = reader.execute("select count(*) from pipeline_runs").fetchone()

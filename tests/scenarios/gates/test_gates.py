@@ -22,8 +22,8 @@ from tests.scenarios.gates import (
 )
 
 
-def test_only_eligible_customers_are_profiled_and_mailed(gate_nights):
-    record, home = gate_nights.record, gate_nights.night
+def test_only_eligible_customers_are_profiled_and_mailed(gate_night):
+    record, home = gate_night.record, gate_night.home
     assert record["status"] == "success"
     warehouse = home / "warehouse/analytics.duckdb"
     expected = {pid(c) for c in PROFILED | set(CROWD)}
@@ -42,15 +42,15 @@ def test_only_eligible_customers_are_profiled_and_mailed(gate_nights):
     assert latest.read_text().strip() == D.isoformat()
 
 
-def test_a_customer_turning_18_enters_on_their_birthday(gate_nights):
+def test_a_customer_turning_18_enters_on_their_birthday(gate_day_before, gate_both):
     # The same home, seen after the night before the birthday and after the birthday's night.
-    assert pid(EXPECTED["turns_18"]) not in profiled_pids(gate_nights.day_before)
-    assert pid(EXPECTED["turns_18"]) in profiled_pids(gate_nights.both)
+    assert pid(EXPECTED["turns_18"]) not in profiled_pids(gate_day_before.home)
+    assert pid(EXPECTED["turns_18"]) in profiled_pids(gate_both.home)
 
 
-def test_withdrawal_removes_the_customer_on_the_next_run(gate_nights, tmp_path, monkeypatch):
-    assert pid("C_OK") in profiled_pids(gate_nights.night)
-    home = copy_home(gate_nights.night, tmp_path, monkeypatch)
+def test_withdrawal_removes_the_customer_on_the_next_run(gate_night, tmp_path, monkeypatch):
+    assert pid("C_OK") in profiled_pids(gate_night.home)
+    home = copy_home(gate_night.home, tmp_path, monkeypatch)
     Landing(home).jsonl(
         "consents",
         D + timedelta(days=1),
