@@ -199,3 +199,31 @@ def warehouse_tables(db: Path) -> dict[str, list[tuple]]:
     ]
     with duckdb.connect(str(db), read_only=True) as con:
         return {t: con.execute(f"select * from {t} order by all").fetchall() for t in tables}
+
+
+# --- running on several workers (pytest-xdist) ------------------------------------------------
+# `make test` runs pytest -n auto --dist loadgroup --no-loadscope-reorder: each worker takes the
+# next unit of work as it frees up, in collection order. A unit is one test, or every test of a
+# group below, which goes to one worker whole so that the runs its tests share (module- or
+# session-scoped fixtures) are built once. Tests outside a group each run one or more nights of
+# their own, beside a session fixture that each worker builds at most once. The order: the
+# longest units first (as measured with --durations on a 2-core machine), so that the workers
+# finish together; then everything else as collected.
+GROUPS = {
+    # module (path under tests/) -> group
+}
+LONGEST_FIRST: list[str] = []
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = GROUPS.get(_module(item))
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+    rank = {module: n for n, module in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_module(item), len(rank)))
