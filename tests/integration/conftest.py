@@ -73,3 +73,16 @@ def small_run(tmp_path_factory) -> SmallRun:
     env = {"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": KEY}
     result = kalido("-v", "run", "--date", SMALL_DATE, "--json", env=env)
     return SmallRun(zone, home, result)
+
+
+@pytest.fixture(scope="session")
+def generated_day_before(tmp_path_factory) -> Path:
+    """`kalido generate --days 4 --users 200 --products 80` (ending 2026-11-24) after one
+    `kalido run --date 2026-11-23`: the first night of test_warehouse_docs and
+    test_feed_contract, which copy it and go on."""
+    home = tmp_path_factory.mktemp("generated_day_before") / "home"
+    kalido("generate", "--days", "4", "--users", "200", "--products", "80", "--out", str(home))
+    kalido(
+        "run", "--date", "2026-11-23", env={"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": KEY}
+    )
+    return home

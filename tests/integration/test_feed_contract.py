@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -73,11 +74,12 @@ def _customer_row(landing: Path, customer_id: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def zone(tmp_path_factory) -> dict:
-    home = tmp_path_factory.mktemp("feed_contract")
+def zone(tmp_path_factory, generated_day_before) -> dict:
+    # The generated zone after its night BEFORE, shared with test_warehouse_docs.
+    assert BEFORE == "2026-11-23"
+    home = tmp_path_factory.mktemp("feed_contract") / "home"
+    shutil.copytree(generated_day_before, home, symlinks=True)
     env = {"KALIDO_HOME": str(home), "KALIDO_PSEUDONYM_KEY": KEY}
-    kalido("generate", "--days", "4", "--users", "200", "--products", "80", "--out", str(home))
-    kalido("run", "--date", BEFORE, env=env)
     first_removals = (feed(home, BEFORE) / "removals.csv").read_text()
     first_customers = {
         r["customer_id"] for r in read_csv(feed(home, BEFORE) / "recommendations.csv")

@@ -35,12 +35,13 @@ def env(home: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
+def home(tmp_path_factory, generated_day_before) -> Path:
     """A small generated zone, run for its last two days (the second run has a previous one)."""
-    home = tmp_path_factory.mktemp("warehouse_docs")
-    kalido("generate", "--days", "4", "--users", "200", "--products", "80", "--out", str(home))
-    for day in DAYS:
-        kalido("run", "--date", day, env=env(home))
+    # Its first night is shared with test_feed_contract (tests/integration/conftest.py).
+    assert DAYS[0] == "2026-11-23"
+    home = tmp_path_factory.mktemp("warehouse_docs") / "home"
+    shutil.copytree(generated_day_before, home, symlinks=True)
+    kalido("run", "--date", DAYS[1], env=env(home))
     return home
 
 
