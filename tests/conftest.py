@@ -204,26 +204,43 @@ def warehouse_tables(db: Path) -> dict[str, list[tuple]]:
 # --- running on several workers (pytest-xdist) ------------------------------------------------
 # `make test` runs pytest -n auto --dist loadgroup --no-loadscope-reorder: each worker takes the
 # next unit of work as it frees up, in collection order. A unit is one test, or every test of a
-# group below, which goes to one worker whole so that the runs its tests share (module- or
-# session-scoped fixtures) are built once. Tests outside a group each run one or more nights of
-# their own, beside a session fixture that each worker builds at most once. The order: the
-# longest units first (as measured with --durations on a 2-core machine), so that the workers
-# finish together; then everything else as collected.
-GROUPS = {
-    # module (path under tests/) -> group
+# group (xdist_group): the tests that read the same shared runs go to one worker, which builds
+# those runs once. A test is grouped by the first shared fixture of SHARED it uses, else by its
+# module when that module shares a module-scoped run (MODULES). Units go longest first (as
+# measured with --durations on a 2-core machine) so that the workers finish together.
+SHARED = {  # session fixture -> group
+    "gate_night": "gate_night",
+    "gate_both": "gate_both",
+    "gate_day_before": "gate_both",
+    "erasure_night": "erasure_night",
+    "erasure_both": "erasure_both",
+    "erasure_day_before": "erasure_both",
+    "small_run": "small_run",
+    "generated_day_before": "generated_day_before",
 }
-LONGEST_FIRST: list[str] = []
+MODULES: set[str] = set()  # modules whose tests share module-scoped runs
+LONGEST_FIRST: list[str] = []  # groups and modules
 
 
-def _module(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[0]
+def _group(item: pytest.Item) -> str | None:
+    for fixture, group in SHARED.items():
+        if fixture in item.fixturenames:
+            return group
+    module = item.nodeid.split("::", 1)[0]
+    return module if module in MODULES else None
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items: list[pytest.Item]) -> None:
+    groups = {}
     for item in items:
-        group = GROUPS.get(_module(item))
+        group = groups[item.nodeid] = _group(item)
         if group and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
-    rank = {module: n for n, module in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(_module(item), len(rank)))
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+
+    def order(item: pytest.Item) -> int:
+        module = item.nodeid.split("::", 1)[0]
+        return min(rank.get(groups[item.nodeid], len(rank)), rank.get(module, len(rank)))
+
+    items.sort(key=order)
