@@ -12,7 +12,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 import zlib
 from datetime import date, datetime
@@ -23,7 +22,7 @@ import yaml
 
 from kalido.config import ConfigError
 from kalido.policy import DEFAULT_POLICY_PATH, load_policy
-from tests.conftest import KEY, ROOT, kalido, query, query_raw
+from tests.conftest import KEY, kalido, query, query_raw
 from tests.integration.test_dsr import request_names
 from tests.integration.test_generated_zone_end_to_end import IDENTIFIER_SHAPES, landing_identifiers
 
@@ -590,37 +589,26 @@ def test_charts_and_the_requests_table_render_in_headless_chromium(zone, reporte
 # --- the monthly DAG ----------------------------------------------------------------------------
 
 
-def test_the_report_dag_loads_and_reports_the_month_of_its_interval(zone, tmp_path):
+def test_the_report_dag_loads_and_reports_the_month_of_its_interval(
+    zone, tmp_path, dagbag, monkeypatch
+):
+    import pendulum
+
     home = tmp_path / "home"
     shutil.copytree(zone, home)
-    code = (
-        "import json, pendulum\n"
-        "from airflow.dag_processing.dagbag import DagBag\n"
-        "bag = DagBag()\n"
-        "assert not bag.import_errors, bag.import_errors\n"
-        "dag = bag.dags['kalido_report']\n"
-        "assert dag.doc_md and [t.task_id for t in dag.tasks] == ['report']\n"
-        "assert dag.timetable.summary == '0 6 1 * *', dag.timetable.summary\n"
-        "task = dag.task_dict['report']\n"
-        "print(json.dumps(task.python_callable(params={},"
-        " data_interval_start=pendulum.datetime(2026, 11, 1, 6, tz='UTC'),"
-        " data_interval_end=pendulum.datetime(2026, 12, 1, 6, tz='UTC'))))\n"
+    for name, value in env(home).items():
+        monkeypatch.setenv(name, value)
+    assert not dagbag.import_errors, dagbag.import_errors
+    dag = dagbag.dags["kalido_report"]
+    assert dag.doc_md and [t.task_id for t in dag.tasks] == ["report"]
+    assert dag.timetable.summary == "0 6 1 * *", dag.timetable.summary
+    task = dag.task_dict["report"]
+    returned = task.python_callable(
+        params={},
+        data_interval_start=pendulum.datetime(2026, 11, 1, 6, tz="UTC"),
+        data_interval_end=pendulum.datetime(2026, 12, 1, 6, tz="UTC"),
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={
-            **os.environ,
-            **env(home),
-            "AIRFLOW_HOME": str(tmp_path / "airflow"),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        },
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    written = json.loads(result.stdout.strip().splitlines()[-1])
+    written = json.loads(json.dumps(returned))  # what Airflow keeps of it (XCom)
     assert written["out"] == str(out_dir(home, "2026-11-01", "2026-11-30"))
     document = json.loads((out_dir(home, "2026-11-01", "2026-11-30") / "report.json").read_text())
     assert document["period"]["from"] == "2026-11-01" and document["period"]["to"] == "2026-11-30"
