@@ -218,8 +218,35 @@ SHARED = {  # session fixture -> group
     "small_run": "small_run",
     "generated_day_before": "generated_day_before",
 }
-MODULES: set[str] = set()  # modules whose tests share module-scoped runs
-LONGEST_FIRST: list[str] = []  # groups and modules
+MODULES = {  # modules whose tests share module-scoped runs (or generated zones)
+    "tests/integration/test_ad_profiling.py",
+    "tests/integration/test_generated_zone_end_to_end.py",
+    "tests/integration/test_recommendation_quality.py",
+    "tests/integration/test_report.py",
+    "tests/integration/test_shards.py",
+    "tests/unit/test_generate.py",
+}
+LONGEST_FIRST = [  # groups and modules
+    "gate_both",
+    "erasure_both",
+    "tests/integration/test_recommendation_quality.py",
+    "generated_day_before",
+    "tests/integration/test_shards.py",
+    "small_run",
+    "gate_night",
+    "tests/integration/test_report.py",
+    "tests/integration/test_dsr.py",
+    "erasure_night",
+    "tests/integration/test_bad_input_properties.py",
+    "tests/integration/test_generated_zone_end_to_end.py",
+    "tests/integration/test_evaluation.py",
+    "tests/integration/test_bad_input_night.py",
+    "tests/integration/test_ad_profiling.py",
+    "tests/integration/test_quality.py",
+    "tests/integration/test_importers.py",
+    "tests/integration/test_objectstore.py",
+    "tests/integration/test_airflow.py",
+]
 
 
 def _group(item: pytest.Item) -> str | None:
