@@ -29,6 +29,21 @@ os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
+@pytest.fixture(autouse=True)
+def _kalido_logging_restored(monkeypatch):
+    """Each test leaves kalido's log level as it found it: `kalido.cli.main` called in this
+    process sets the level of the `kalido` logger and KALIDO_LOG_LEVEL (for its stage processes),
+    as the command does, which would silence INFO for whichever test came next on the worker."""
+    if "KALIDO_LOG_LEVEL" in os.environ:  # recorded as it is, put back after the test
+        monkeypatch.setenv("KALIDO_LOG_LEVEL", os.environ["KALIDO_LOG_LEVEL"])
+    else:
+        monkeypatch.delenv("KALIDO_LOG_LEVEL", raising=False)
+    logger = logging.getLogger("kalido")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     """An empty KALIDO_HOME with a valid key in the environment."""
