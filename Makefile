@@ -30,8 +30,9 @@ venv: $(BIN)/kalido  ## create .venv from the lock file (system Python 3.11, no 
 demo: venv  ## generate a sample landing zone, run the nightly pipeline, print where outputs are
 	$(BIN)/kalido demo
 
-test: lint  ## lint and the whole test suite, including the Airflow integration test
-	$(BIN)/python -m pytest
+TEST_WORKERS ?= auto
+test: lint  ## lint and the whole test suite (unit, scenarios, integration with `airflow dags test`)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 lint: venv  ## ruff lint and format check, sqlfluff lint of sql/ (.sqlfluff)
 	$(BIN)/ruff check kalido dags tests
@@ -57,7 +58,7 @@ airflow-local: airflow-db  ## the DAG on the LocalExecutor, $(SHARDS) shard task
 CHROMIUM := /usr/bin/chromium
 docs-check: venv  ## render the Data Docs in headless Chromium (installs Debian's chromium if missing)
 	@test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
-	KALIDO_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/test_quality.py -k "render or offline" -rs
+	KALIDO_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/integration/test_quality.py -k "render or offline" -rs
 
 FROM ?= 2026-11-11
 TO ?= 2026-11-24
@@ -66,7 +67,7 @@ report: venv  ## the DPO's report for FROM..TO (default: the demo's days) on $(K
 
 report-check: venv  ## render the DPO's report in headless Chromium (installs Debian's chromium if missing)
 	@test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
-	KALIDO_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/test_report.py -k chromium -rs
+	KALIDO_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest tests/integration/test_report.py -k chromium -rs
 
 SIZE ?= S
 DAYS ?= 3

@@ -1,0 +1,185 @@
+"""Erasure immediate in effect, batched in bytes (issue 25): the night a request arrives the person
+leaves everything derived, published or exported; their bytes leave every retained file in a
+compaction (kalido purge --compact, or by itself a policy lead before the request is due)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kalido.config import Layout
+from kalido.db import connect
+from kalido.pipelines.nightly import configure, run_nightly, run_purge
+from kalido.pipelines.requests import RequestsNeedAttention, check_requests
+from kalido.stores.staged import open_staged_browsing
+from kalido.timewindow import day_end_utc
+from tests.conftest import ROOT, copy_home, query, query_raw
+from tests.integration.test_dsr import (
+    ARCHIVE,
+    GONE,
+    GONE_COOKIE,
+    D,
+    assert_gone_everywhere,
+    assert_in_no_file,
+    duckdb_values_containing,
+    feed_rows,
+    needles_of_gone,
+    pid,
+    request_names,
+    staged_browsing_of,
+)
+
+DUE = date(2026, 12, 24)  # R-ERASE, received on D: due a calendar month later
+
+
+def with_lead(tmp_path, monkeypatch, days: int) -> None:
+    """The shipped policy with another erasure_compaction_lead_days, as KALIDO_POLICY."""
+    policy = yaml.safe_load((ROOT / "kalido/policy.yaml").read_text(encoding="utf-8"))
+    policy["erasure_compaction_lead_days"] = days
+    policy["ad_profiling"]["segments"] = str(ROOT / "kalido/ad_segments.yaml")
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy), encoding="utf-8")
+    monkeypatch.setenv("KALIDO_POLICY", str(path))
+
+
+def purge_report(home, record: dict) -> dict:
+    return json.loads(Path(record["stages"]["purge"]["report"]).read_text(encoding="utf-8"))
+
+
+def staged_read_of(home, user_pid: str) -> int:
+    """Events of a person in stg_browsing as the nightly stages read it."""
+    with connect(spill_dir=home / "restricted/spill") as con:
+        open_staged_browsing(con, Layout(home), D, day_end_utc(D, "Europe/Paris"))
+        return con.execute(
+            "select count(*) from stg_browsing where customer_pid = $p", {"p": user_pid}
+        ).fetchone()[0]
+
+
+def files_holding(home, needle: bytes) -> list[str]:
+    return [
+        p.relative_to(home).as_posix()
+        for p in sorted(home.rglob("*"))
+        if p.is_file() and needle in p.read_bytes()
+    ]
+
+
+def erasure_entry(report: dict, home) -> dict:
+    named = request_names(home, ["R-ERASE"])
+    (entry,) = [e for e in report["erasures"] if named.get(e["request"]) == "R-ERASE"]
+    return entry
+
+
+def test_an_erasure_is_in_effect_the_night_it_arrives_and_gone_in_bytes_after_compaction(
+    erasure_day_before, erasure_both, tmp_path, monkeypatch
+):
+    # Night D - 1, then night D: run once for the session, read as they were.
+    assert staged_read_of(erasure_day_before.home, pid("C_GONE")) > 0
+    record = erasure_both.record
+    home = copy_home(erasure_both.home, tmp_path, monkeypatch)
+    purge = record["stages"]["purge"]
+    assert purge["erased_customers"] == 1 and purge["compacted"] is False
+    assert purge["bytes_pending_due_on"] == DUE.isoformat()
+
+    # In effect: nothing derived, published or exported holds the person...
+    warehouse = home / "warehouse/analytics.duckdb"
+    published = [warehouse, *(p for p in (home / "exports").rglob("*") if p.is_file())]
+    assert_in_no_file(home, published, needles_of_gone())
+    # (The published request log names the request's customer by pseudonym, as proof.)
+    for table in ("people", "views_recent", "interest_profiles", "recommendations"):
+        assert query(
+            warehouse, f"select count(*) from {table} where user_pid = ?", [pid("C_GONE")]
+        ) == [(0,)]
+    gone = [*needles_of_gone(), pid("C_GONE").encode()]
+    assert "C_GONE" not in {r["customer_id"] for r in feed_rows(home, D - timedelta(days=1))}
+    assert not duckdb_values_containing(home / "work/pipeline.duckdb", gone)
+    assert staged_read_of(home, pid("C_GONE")) == 0
+    assert query_raw(
+        home, "select count(*) from raw_browsing where cookie_id = ?", [GONE_COOKIE]
+    ) == [(0,)]
+    assert query_raw(home, "select count(*) from raw_customers where customer_id = 'C_GONE'") == [
+        (0,)
+    ]
+    # ... while their bytes wait in the retained files for the compaction.
+    assert staged_browsing_of(home, pid("C_GONE")) > 0
+    holding = files_holding(home, GONE_COOKIE.encode())
+    assert any(p.startswith("restricted/raw_browsing/") for p in holding)
+    assert any(p.startswith("landing/") for p in holding)
+    assert not [p for p in holding if not p.startswith(("restricted/", "landing/", "work/"))]
+    entry = erasure_entry(purge_report(home, record), home)
+    assert entry["deadline"] == DUE.isoformat() and entry["in_effect_on"] == D.isoformat()
+    assert entry["bytes_removed_on"] is None
+
+    compaction = run_purge(D, compact=True)
+    assert compaction["stages"]["purge"]["compacted"] is True
+    assert_gone_everywhere(home)
+    assert staged_browsing_of(home, pid("C_GONE")) == 0
+    assert not (home / "work/partitions/browsing/pending_removal.parquet").exists()
+    assert erasure_entry(purge_report(home, compaction), home)["bytes_removed_on"] == D.isoformat()
+    assert query(
+        home / "restricted/raw.duckdb",
+        "select bytes_removed_on from request_log where request_id = 'R-ERASE'",
+    ) == [(D,)]
+    # The archive keeps the invoice identity only.
+    assert not duckdb_values_containing(home / ARCHIVE, [GONE["email"].encode()])
+
+    # The staged partitions the compaction rewrote mirror their raw files: the next night reuses
+    # them, and publishes what it published before.
+    before = query(warehouse, "select user_pid, rank, product_id from recommendations order by all")
+    after = run_nightly(D, force=True)
+    pseudonymise = after["stages"]["pseudonymise"]
+    assert pseudonymise["browsing_partitions_rebuilt"] == 0
+    assert pseudonymise["browsing_partitions_filtered"] == 0
+    assert after["stages"]["purge"]["compacted"] is False
+    assert (
+        query(warehouse, "select user_pid, rank, product_id from recommendations order by all")
+        == before
+    )
+
+
+def test_compaction_comes_by_itself_a_lead_before_the_deadline(
+    erasure_night, tmp_path, monkeypatch
+):
+    home = copy_home(erasure_night.home, tmp_path, monkeypatch)  # after night D
+    waiting = run_purge(DUE - timedelta(days=8))  # policy lead: 7 days
+    assert waiting["stages"]["purge"]["compacted"] is False
+    assert files_holding(home, GONE_COOKIE.encode())
+    compacted = run_purge(DUE - timedelta(days=7))
+    assert compacted["stages"]["purge"]["compacted"] is True
+    assert_gone_everywhere(home)
+    entry = erasure_entry(purge_report(home, compacted), home)
+    assert entry["bytes_removed_on"] == (DUE - timedelta(days=7)).isoformat()
+
+
+def test_with_no_lead_the_compaction_comes_on_the_deadline_and_never_later(
+    erasure_night, tmp_path, monkeypatch
+):
+    # After night D (the lead plays no part on D: the erasure is due a month later).
+    home = copy_home(erasure_night.home, tmp_path, monkeypatch)
+    with_lead(tmp_path, monkeypatch, 0)
+    assert run_purge(DUE - timedelta(days=1))["stages"]["purge"]["compacted"] is False
+    settings, policy = configure()
+    # Still pending on its deadline's eve and day: no alarm yet.
+    check_requests(settings, policy, DUE, "check")
+    # A day past it without the compaction: the run fails, naming the request by pseudonym.
+    with pytest.raises(RequestsNeedAttention, match="1 erasures with bytes past due") as failed:
+        check_requests(settings, policy, DUE + timedelta(days=1), "check")
+    assert "R-ERASE" not in str(failed.value)
+    assert request_names(home, ["R-ERASE"]).keys() & {str(failed.value).rsplit(": ", 1)[1]}
+    assert run_purge(DUE)["stages"]["purge"]["compacted"] is True
+    assert_gone_everywhere(home)
+    status = check_requests(settings, policy, DUE + timedelta(days=1), "check")
+    assert status["bytes_overdue"] == 0
+
+
+def test_the_lead_is_policy_and_validated(tmp_path, monkeypatch, home):
+    from kalido.config import ConfigError
+    from kalido.policy import load_policy
+
+    assert load_policy().erasure_compaction_lead_days == 7
+    with_lead(tmp_path, monkeypatch, -1)
+    with pytest.raises(ConfigError, match="erasure_compaction_lead_days"):
+        load_policy(tmp_path / "policy.yaml")
