@@ -43,7 +43,7 @@ _UUID = re.compile(
 
 
 # Non-ASCII code points whose NFKC form holds one decimal digit, and several (Python 3.11's
-# Unicode 14; tests/test_cards.py re-derives both). Listed, not derived: deriving takes 0.7 s.
+# Unicode 14; tests/unit/test_cards.py re-derives both). Listed, not derived: deriving takes 0.7 s.
 _ONE_DIGIT_CODE_POINTS = (
     "B2-B3 B9 660-669 6F0-6F9 7C0-7C9 966-96F 9E6-9EF A66-A6F AE6-AEF B66-B6F BE6-BEF C66-C6F "
     "CE6-CEF D66-D6F DE6-DEF E50-E59 ED0-ED9 F20-F29 1040-1049 1090-1099 17E0-17E9 1810-1819 "
