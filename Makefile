@@ -34,10 +34,10 @@ TEST_WORKERS ?= auto
 test: lint  ## lint and the whole test suite (unit, scenarios, integration with `airflow dags test`)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
-lint: venv  ## ruff lint and format check, sqlfluff lint of sql/ (.sqlfluff)
+lint: venv  ## ruff lint and format check, sqlfluff lint of sql/ and tables/ (.sqlfluff)
 	$(BIN)/ruff check kalido dags tests
 	$(BIN)/ruff format --check kalido dags tests
-	$(BIN)/sqlfluff lint sql/
+	$(BIN)/sqlfluff lint sql/ tables/
 
 airflow-db: venv  ## create the local Airflow metadata database under .airflow/ (and the kalido pool)
 	$(BIN)/airflow db migrate

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MEMORY_LIMIT = "2GB"
 # Beside expectations/ at the top of the project, one folder per stage (like the DAG tasks).
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# A published table's statements sit beside its suite and descriptions (tables/<table>/), and are
+# named "tables/<table>/<file>" here.
+TABLES_DIR = SQL_DIR.parent / "tables"
 # What the fork server of the stage processes imports before it forks them (see in_fresh_process):
 # kalido.lifeline first, so that it dies with the run from the start.
 FORKSERVER_PRELOAD = ["kalido.lifeline", "kalido.pipelines.nightly"]
@@ -39,8 +42,10 @@ QUALIFIED = re.compile(r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$")  # the same, 
 
 @cache
 def sql_text(name: str) -> str:
-    """The text of sql/<name>.sql."""
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    """The text of sql/<name>.sql, or of tables/<table>/<file>.sql for a name "tables/..."."""
+    table_file = name.removeprefix("tables/")
+    path = TABLES_DIR / table_file if table_file != name else SQL_DIR / name
+    return path.with_name(path.name + ".sql").read_text(encoding="utf-8")
 
 
 def _statements(text: str) -> list[str]:

@@ -1,4 +1,6 @@
-"""Great Expectations suites from expectations/: settings, loading, running, Data Docs.
+"""Great Expectations suites: settings, loading, running, Data Docs. The suites of the landing
+files and the exports live in expectations/<layer>/, each published table's beside its statements
+(tables/<table>/suite.json).
 
 The suites are GE 1.x JSON files kept in the repository; values that depend on the run (the
 logical date's window, policy numbers, PII patterns) are `$PARAMETER`s filled in here. Results
@@ -22,6 +24,7 @@ from typing import Any
 import yaml
 
 from kalido.config import PROJECT_ROOT, ConfigError
+from kalido.db import TABLES_DIR
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 STATIC_DIR = Path(__file__).parent / "quality_static"  # offline CSS, JS and icons (README.md)
@@ -114,16 +117,25 @@ class Suite:
         return [e["meta"]["name"] for e in self.body["expectations"]]
 
 
-def load_suites(directory: Path = EXPECTATIONS_DIR) -> list[Suite]:
-    """Every suite under expectations/<layer>/, landing first, in a fixed order."""
+def _suite_files(layer: str) -> list[tuple[str, Path]]:
+    """(suite's own name, file) of one layer, by name."""
+    if layer == "warehouse":
+        found = [(p.parent.name, p) for p in TABLES_DIR.glob("*/suite.json")]
+    else:
+        found = [(p.stem, p) for p in (EXPECTATIONS_DIR / layer).glob("*.json")]
+    return sorted(found)
+
+
+def load_suites() -> list[Suite]:
+    """Every suite, landing first, in a fixed order."""
     suites = []
     for layer in LAYERS:
-        for path in sorted((directory / layer).glob("*.json")):
+        for stem, path in _suite_files(layer):
             body = json.loads(path.read_text(encoding="utf-8"))
             meta = body.get("meta", {}).get("kalido", {})
             names = [e.get("meta", {}).get("name") for e in body["expectations"]]
-            if body["name"] != f"{layer}.{path.stem}" or "batch" not in meta:
-                raise ConfigError(f"expectations: {layer}/{path.name} has a wrong name or no batch")
+            if body["name"] != f"{layer}.{stem}" or "batch" not in meta:
+                raise ConfigError(f"expectations: {body.get('name')} has a wrong name or no batch")
             if None in names or len(set(names)) != len(names):
                 raise ConfigError(f"expectations: {body['name']} needs unique meta.name values")
             suites.append(

@@ -1,7 +1,8 @@
-"""The analyst warehouse's house rules, applied by publish to a new warehouse before it is swapped
-in: one description per table and column (`warehouse_columns.yaml`, written as COMMENT ON), one
-timestamp type (TIMESTAMPTZ in UTC), the date it was built for (`published_as_of`), and a
-read-only file with no write-ahead log beside it."""
+"""The analyst warehouse: its tables (one folder each under tables/, see tables/README.md) and the
+house rules publish applies to a new warehouse before it is swapped in: one description per table
+and column (`columns.yaml`, written as COMMENT ON), one timestamp type (TIMESTAMPTZ in UTC), the
+date it was built for (`published_as_of`), and a read-only file with no write-ahead log beside
+it."""
 
 from __future__ import annotations
 
@@ -13,11 +14,10 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from kalido.db import IDENTIFIER, replace_atomically, run_sql
+from kalido.db import IDENTIFIER, TABLES_DIR, replace_atomically, run_sql
 
 log = logging.getLogger(__name__)
 
-DESCRIPTIONS = Path(__file__).with_name("warehouse_columns.yaml")
 READ_ONLY = 0o444  # readers open it read-only while runs publish; nobody writes it in place
 
 
@@ -37,13 +37,26 @@ class TableDoc:
                 raise ValueError(f"not a plain column name: {name!r}")
 
 
-def load_descriptions(path: Path = DESCRIPTIONS) -> dict[str, TableDoc]:
-    """The description file, table name -> TableDoc (ValueError when malformed)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+def table_names(directory: Path = TABLES_DIR) -> list[str]:
+    """Every published table: the folders of tables/ with a table.sql, in name order."""
+    return sorted(path.parent.name for path in directory.glob("*/table.sql"))
+
+
+def build_tables(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+    """Every published table in a new warehouse (none reads another); `params` holds what any of
+    their statements needs."""
+    for table in table_names():
+        run_sql(con, f"tables/{table}/table", params)
+
+
+def load_descriptions(directory: Path = TABLES_DIR) -> dict[str, TableDoc]:
+    """Every table's columns.yaml, table name -> TableDoc (ValueError when malformed)."""
     docs = {}
-    for table, entry in data.items():
-        if not IDENTIFIER.match(str(table)) or not isinstance(entry, dict):
-            raise ValueError(f"{path.name}: {table!r} must be a plain table name with a mapping")
+    for path in sorted(directory.glob("*/columns.yaml")):
+        table = path.parent.name
+        entry = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not IDENTIFIER.match(table) or not isinstance(entry, dict):
+            raise ValueError(f"tables/{table}: a plain table name with a columns.yaml mapping")
         docs[table] = TableDoc(entry.get("description"), dict(entry.get("columns") or {}))
     return docs
 
@@ -105,15 +118,6 @@ def timestamps_to_utc(con: duckdb.DuckDBPyConnection) -> int:
                 )
                 converted += 1
     return converted
-
-
-def record_as_of(con: duckdb.DuckDBPyConnection, logical_date: date, run_id: str, at: str) -> None:
-    """The published_as_of row: what this warehouse was built for."""
-    run_sql(
-        con,
-        "publish/published_as_of",
-        {"logical_date": logical_date, "run_id": run_id, "published_at": at},
-    )
 
 
 def published_date(path: Path) -> date | None:

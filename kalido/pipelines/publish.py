@@ -218,10 +218,16 @@ def _build_warehouse(
     with connect(draft, timezone="UTC") as con:
         attach_work(con, layout)
         attach(con, layout.raw_db, "raw")
-        run_sql(con, "publish/build_warehouse")
-        run_sql(con, "publish/people", {"timezone": policy.business_timezone})
+        warehouse.build_tables(
+            con,
+            {
+                "timezone": policy.business_timezone,
+                "logical_date": logical_date,
+                "run_id": current_run["run_id"],
+                "published_at": current_run["finished_at"],
+            },
+        )
         _insert_runs(con, layout, current_run)
-        warehouse.record_as_of(con, logical_date, current_run["run_id"], current_run["finished_at"])
         con.execute("detach work")
         con.execute("detach raw")
         warehouse.timestamps_to_utc(con)

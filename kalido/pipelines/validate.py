@@ -229,8 +229,8 @@ def _batches(
                 batches[name] = _landing_batch(con, layout.landing, table, max_rows)
             elif layer == "warehouse":
                 if table == "people":  # publish builds it from the gate: the same statement
-                    run_sql(con, "publish/people", {"timezone": policy.business_timezone})
-                batches[name] = _sample_sql(con, f"validate/warehouse_{table}", max_rows)
+                    run_sql(con, "tables/people/table", {"timezone": policy.business_timezone})
+                batches[name] = _sample_sql(con, f"tables/{table}/batch", max_rows)
             elif layer == "exports":
                 # The same statement publish runs, so the rows checked are the rows shipped.
                 if table == "email_recommendations":

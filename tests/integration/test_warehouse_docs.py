@@ -76,11 +76,9 @@ def test_the_description_file_describes_only_what_is_published(warehouse):
     for table, column, _, _ in columns(warehouse):
         published.setdefault(table, set()).add(column)
     for table, doc in load_descriptions().items():
-        assert table in published, (
-            f"warehouse_columns.yaml describes a table never published: {table}"
-        )
+        assert table in published, f"tables/{table}/columns.yaml describes a table never published"
         unknown = set(doc.columns) - published[table]
-        assert not unknown, f"warehouse_columns.yaml describes columns {table} lacks: {unknown}"
+        assert not unknown, f"tables/{table}/columns.yaml describes columns it lacks: {unknown}"
 
 
 def test_the_comments_are_the_description_file(warehouse):

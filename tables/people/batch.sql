@@ -1,4 +1,4 @@
--- The people table as publish builds it (publish/people, run just before on this connection),
+-- The people table as publish builds it (table.sql beside, run just before on this connection),
 -- with the gate's rules as flags: nobody is mailed without being profiled, the data of people
 -- who may not be profiled is never shown, and a cause is given exactly when someone is not mailed.
 select

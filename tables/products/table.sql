@@ -1,0 +1,6 @@
+create table products as
+select
+    product_id, title, category, category_path, top_category, brand, price, currency, in_stock,
+    url
+from work.stg_products
+order by product_id;
