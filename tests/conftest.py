@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
@@ -144,36 +145,51 @@ def run_night(home: Path, day, after: Night | None = None, **env: str) -> Night:
     return Night(home, record, "\n".join(logs.lines))
 
 
-# The gate scenario (tests/scenarios/gates/): night D, night D - 1, and D - 1 then D.
+@dataclass(frozen=True)
+class ScenarioNights:
+    """Night D, night D - 1, and D - 1 then D of one scenario zone (`module`.`builder` writes it,
+    `module`.D is its date), for session fixtures. The module is imported when a night runs."""
+
+    name: str
+    module: str
+    builder: str
+
+    def _scenario(self):
+        return importlib.import_module(self.module)
+
+    def _zone(self, tmp_path_factory, label: str) -> Path:
+        home = tmp_path_factory.mktemp(f"{self.name}_{label}") / "home"
+        getattr(self._scenario(), self.builder)(Landing(home))
+        return home
+
+    def night(self, tmp_path_factory) -> Night:
+        return run_night(self._zone(tmp_path_factory, "night"), self._scenario().D)
+
+    def day_before(self, tmp_path_factory) -> Night:
+        day = self._scenario().D - timedelta(days=1)
+        return run_night(self._zone(tmp_path_factory, "day_before"), day)
+
+    def both(self, tmp_path_factory, day_before: Night) -> Night:
+        home = tmp_path_factory.mktemp(f"{self.name}_both") / "home"
+        return run_night(home, self._scenario().D, after=day_before)
 
 
-def _gate_zone(tmp_path_factory, name: str) -> Path:
-    from tests.scenarios.gates import build_scenario
-
-    home = tmp_path_factory.mktemp(name) / "home"
-    build_scenario(Landing(home))
-    return home
+GATES = ScenarioNights("gate", "tests.scenarios.gates", "build_scenario")
 
 
 @pytest.fixture(scope="session")
 def gate_night(tmp_path_factory) -> Night:
-    from tests.scenarios.gates import D
-
-    return run_night(_gate_zone(tmp_path_factory, "gate_night"), D)
+    return GATES.night(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def gate_day_before(tmp_path_factory) -> Night:
-    from tests.scenarios.gates import D
-
-    return run_night(_gate_zone(tmp_path_factory, "gate_day_before"), D - timedelta(days=1))
+    return GATES.day_before(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def gate_both(tmp_path_factory, gate_day_before) -> Night:
-    from tests.scenarios.gates import D
-
-    return run_night(tmp_path_factory.mktemp("gate_both") / "home", D, after=gate_day_before)
+    return GATES.both(tmp_path_factory, gate_day_before)
 
 
 def kalido(*args: str, env: dict | None = None, check: bool = True):

@@ -5,46 +5,30 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import KEY, Night, kalido, run_night
-from tests.landing import Landing
+from tests.conftest import KEY, Night, ScenarioNights, kalido
 
 # The data-subject request zone (test_dsr.build_zone: C_GONE erases on D, C_OBJ objects, C_RESTR
-# restricts, C_ACC asks for access): night D, night D - 1, and D - 1 then D.
-
-
-def _erasure_zone(tmp_path_factory, name: str) -> Path:
-    from tests.integration.test_dsr import build_zone
-
-    home = tmp_path_factory.mktemp(name) / "home"
-    build_zone(Landing(home))
-    return home
+# restricts, C_ACC asks for access).
+ERASURES = ScenarioNights("erasure", "tests.integration.test_dsr", "build_zone")
 
 
 @pytest.fixture(scope="session")
 def erasure_night(tmp_path_factory) -> Night:
-    from tests.integration.test_dsr import D
-
-    return run_night(_erasure_zone(tmp_path_factory, "erasure_night"), D)
+    return ERASURES.night(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def erasure_day_before(tmp_path_factory) -> Night:
-    from tests.integration.test_dsr import D
-
-    return run_night(_erasure_zone(tmp_path_factory, "erasure_day_before"), D - timedelta(days=1))
+    return ERASURES.day_before(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def erasure_both(tmp_path_factory, erasure_day_before) -> Night:
-    from tests.integration.test_dsr import D
-
-    home = tmp_path_factory.mktemp("erasure_both") / "home"
-    return run_night(home, D, after=erasure_day_before)
+    return ERASURES.both(tmp_path_factory, erasure_day_before)
 
 
 SMALL_DATE = "2026-11-24"
