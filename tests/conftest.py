@@ -167,34 +167,30 @@ class ScenarioNights:
         getattr(self._scenario(), self.builder)(Landing(home))
         return home
 
-    def night(self, tmp_path_factory) -> Night:
-        return run_night(self._zone(tmp_path_factory, "night"), self._scenario().D)
+    def fixtures(self) -> tuple:
+        """The session fixtures <name>_night, <name>_day_before and <name>_both."""
 
-    def day_before(self, tmp_path_factory) -> Night:
-        day = self._scenario().D - timedelta(days=1)
-        return run_night(self._zone(tmp_path_factory, "day_before"), day)
+        def night(tmp_path_factory) -> Night:
+            return run_night(self._zone(tmp_path_factory, "night"), self._scenario().D)
 
-    def both(self, tmp_path_factory, day_before: Night) -> Night:
-        home = tmp_path_factory.mktemp(f"{self.name}_both") / "home"
-        return run_night(home, self._scenario().D, after=day_before)
+        def day_before(tmp_path_factory) -> Night:
+            day = self._scenario().D - timedelta(days=1)
+            return run_night(self._zone(tmp_path_factory, "day_before"), day)
 
+        def both(tmp_path_factory, request) -> Night:
+            home = tmp_path_factory.mktemp(f"{self.name}_both") / "home"
+            before = request.getfixturevalue(f"{self.name}_day_before")
+            return run_night(home, self._scenario().D, after=before)
 
-GATES = ScenarioNights("gate", "tests.scenarios.gates", "build_scenario")
-
-
-@pytest.fixture(scope="session")
-def gate_night(tmp_path_factory) -> Night:
-    return GATES.night(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def gate_day_before(tmp_path_factory) -> Night:
-    return GATES.day_before(tmp_path_factory)
+        return tuple(
+            pytest.fixture(scope="session", name=f"{self.name}_{build.__name__}")(build)
+            for build in (night, day_before, both)
+        )
 
 
-@pytest.fixture(scope="session")
-def gate_both(tmp_path_factory, gate_day_before) -> Night:
-    return GATES.both(tmp_path_factory, gate_day_before)
+gate_night, gate_day_before, gate_both = ScenarioNights(
+    "gate", "tests.scenarios.gates", "build_scenario"
+).fixtures()
 
 
 def kalido(*args: str, env: dict | None = None, check: bool = True):

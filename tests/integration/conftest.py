@@ -9,26 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KEY, Night, ScenarioNights, kalido
+from tests.conftest import KEY, ScenarioNights, kalido
 
 # The data-subject request zone (test_dsr.build_zone: C_GONE erases on D, C_OBJ objects, C_RESTR
 # restricts, C_ACC asks for access).
-ERASURES = ScenarioNights("erasure", "tests.integration.test_dsr", "build_zone")
-
-
-@pytest.fixture(scope="session")
-def erasure_night(tmp_path_factory) -> Night:
-    return ERASURES.night(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def erasure_day_before(tmp_path_factory) -> Night:
-    return ERASURES.day_before(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def erasure_both(tmp_path_factory, erasure_day_before) -> Night:
-    return ERASURES.both(tmp_path_factory, erasure_day_before)
+erasure_night, erasure_day_before, erasure_both = ScenarioNights(
+    "erasure", "tests.integration.test_dsr", "build_zone"
+).fixtures()
 
 
 SMALL_DATE = "2026-11-24"
