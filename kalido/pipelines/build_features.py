@@ -38,7 +38,7 @@ def build_features(
     }
     with open_shard(settings.layout, shard, policy.business_timezone) as con:
         for feature in SQL_BEFORE:
-            run_sql(con, f"features/{feature}", params)
+            run_sql(con, f"build_features/{feature}", params)
         for table, dimension in INTERESTS.items():
             run_sql(
                 con,

@@ -65,10 +65,10 @@ def recommend(
             }
         )
         con.register("rec_codes", rec_codes.slice(0, 0))
-        run_sql(con, "features/recommendations_named")
+        run_sql(con, "recommend/recommendations_named")
         for start in range(0, rec_codes.num_rows, OUTPUT_SLICE_ROWS):
             con.register("rec_codes", rec_codes.slice(start, OUTPUT_SLICE_ROWS))
-            run_sql(con, "features/recommendations_append")
+            run_sql(con, "recommend/recommendations_append")
         con.unregister("rec_codes")
         counts = feature_tables.counts(con, ("recommendations",))
     # The fallback share (Data Docs overview): slots that rest on no product of the person's own.

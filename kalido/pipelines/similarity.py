@@ -122,12 +122,12 @@ def build_similarity(
         con.register("sim_codes", sim_codes)
         con.register("popularity_codes", popularity_codes)
         con.register("weight_codes", weight_codes)
-        run_sql(con, "features/similarity_outputs")
+        run_sql(con, "similarity/similarity_outputs")
         for name in ("sim_codes", "popularity_codes", "weight_codes"):
             con.unregister(name)
         open_staged_browsing(con, layout, logical_date, cutoff)
         for feature in SQL_AFTER:
-            run_sql(con, f"features/{feature}", {"timezone": policy.business_timezone})
+            run_sql(con, f"similarity/{feature}", {"timezone": policy.business_timezone})
         con.execute(f"create or replace table {COUNT_TABLE} as select $n as shards", {"n": shards})
         counts = feature_tables.counts(con, GLOBAL_TABLES)
     remove_other_counts(layout, shards)

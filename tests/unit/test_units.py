@@ -167,7 +167,7 @@ def test_audience_counts_each_event_in_its_local_day_across_midnights_and_clock_
             " session_pid varchar, cookie_pid varchar)"
         )
         con.executemany("insert into stg_browsing values (?, ?, ?, ?)", rows)
-        run_sql(con, "features/audience_daily", {"timezone": timezone})
+        run_sql(con, "similarity/audience_daily", {"timezone": timezone})
         assert con.execute("select * from feat_audience_daily").fetchall() == expected
 
 
