@@ -1,8 +1,8 @@
 """The nightly stages in order: the one list the runner, the Airflow DAG and the tests import.
 
-Each name is a task of the kalido_nightly DAG and a module of kalido/pipelines/ (subject_access
-and check_requests share requests.py); the stage's SQL is in sql/<stage>/ (both request stages: sql/requests/). SQL that
-several stages run sits in sql/features/ (the recommender's inputs, the interests).
+Each name is a task of the kalido_nightly DAG, a module of kalido/pipelines/ and a folder of
+sql/ (subject_access and check_requests share requests.py and sql/requests/). SQL that several
+stages run sits in sql/features/ (the recommender's inputs, the interests).
 Pure data, so that parsing the DAG imports nothing heavy.
 """
 
