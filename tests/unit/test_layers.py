@@ -87,3 +87,26 @@ def test_the_layer_rule_sees_an_import_that_runs_up(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from kalido.pipelines import ingest\n")
     assert list(_imports(bad, {"kalido.pipelines.ingest"})) == [("kalido.pipelines.ingest", 1)]
+
+
+def test_each_stage_is_a_module_and_a_folder_of_sql_named_like_it():
+    from kalido.stages import NIGHTLY
+
+    # The two request stages are one module and one folder, named for what they serve.
+    requests = {"subject_access": "requests", "check_requests": "requests"}
+    for stage in NIGHTLY:
+        name = requests.get(stage, stage)
+        assert (ROOT / "kalido" / "pipelines" / f"{name}.py").is_file(), stage
+        assert any((ROOT / "sql" / name).glob("*.sql")), f"no sql/{name}/ for {stage}"
+
+
+def test_each_published_table_has_its_folder_with_statement_and_descriptions():
+    from kalido.warehouse import load_descriptions, table_names
+
+    tables = table_names()
+    assert {"people", "recommendations", "views_recent"} <= set(tables)
+    assert set(load_descriptions()) == set(tables)
+    for table in tables:
+        folder = ROOT / "tables" / table
+        # A suite checks the rows of its batch: neither comes without the other.
+        assert (folder / "suite.json").is_file() == (folder / "batch.sql").is_file(), table
