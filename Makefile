@@ -32,7 +32,7 @@ demo: venv  ## generate a sample landing zone, run the nightly pipeline, print w
 
 TEST_WORKERS ?= auto
 test: lint  ## lint and the whole test suite (unit, scenarios, integration with `airflow dags test`)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25
 
 lint: venv  ## ruff lint and format check, sqlfluff lint of sql/ and tables/ (.sqlfluff)
 	$(BIN)/ruff check kalido dags tests
