@@ -50,7 +50,8 @@ def die_with_parent() -> None:
 
 
 @contextmanager
-def _environment(**values: str):
+def environment(**values: str):
+    """os.environ with `values` set, and as it was again afterwards."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -67,7 +68,7 @@ def start_forkserver() -> None:
     """Start the fork server (and multiprocessing's resource tracker) unless running. Both are
     `python -c ...` processes, whose sys.path starts with the working directory: a
     `concurrent.py` there would run inside every stage. PYTHONSAFEPATH leaves it out."""
-    with _environment(PYTHONSAFEPATH="1", **{PARENT_VARIABLE: str(os.getpid())}):
+    with environment(PYTHONSAFEPATH="1", **{PARENT_VARIABLE: str(os.getpid())}):
         forkserver.ensure_running()
 
 

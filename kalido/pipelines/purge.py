@@ -560,30 +560,33 @@ def _purge_records(
             ):
                 path.unlink()
                 report.add("restricted_logs", files_removed=1)
-    if layout.runs.is_dir():
-        runs_since = _since(policy, "run_records", "file_time", cutoff).date().isoformat()
-        # Run records, and the fingerprint of the last successful run (see unchanged.py).
-        records = [*sorted(layout.runs.glob("*.json")), layout.runs / unchanged.RECORD]
-        for path in [p for p in records if p.exists()]:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            if record.get("logical_date", "9999") < runs_since:
-                path.unlink()
-                report.add("run_records", files_removed=1)
-    reports = layout.home / "reports" / "purge"
-    if reports.is_dir():
-        reports_since = _since(policy, "purge_reports", "file_time", cutoff).date().isoformat()
-        for path in sorted(reports.glob("*.json")):
-            if path.name[:10] < reports_since:
-                path.unlink()
-                report.add("purge_reports", files_removed=1)
-    dpo_reports = layout.home / "reports" / "dpo"
-    if dpo_reports.is_dir():
-        # One folder per period, <from>_<to>: its date is the end of its period.
-        dpo_since = _since(policy, "dpo_reports", "file_time", cutoff).date().isoformat()
-        for folder in sorted(dpo_reports.glob("*_*")):
-            if folder.is_dir() and folder.name.partition("_")[2] < dpo_since:
-                shutil.rmtree(folder)
-                report.add("dpo_reports", files_removed=1)
+    # Run records (with the fingerprint of the last successful run, see unchanged.py), purge
+    # reports and DPO reports: each with the ISO day it is from.
+    records = [*sorted(layout.runs.glob("*.json")), layout.runs / unchanged.RECORD]
+    dpo_reports = sorted((layout.home / "reports" / "dpo").glob("*_*"))
+    dated = (
+        (
+            "run_records",
+            [p for p in records if p.exists()],
+            lambda p: json.loads(p.read_text(encoding="utf-8")).get("logical_date", "9999"),
+        ),
+        (
+            "purge_reports",
+            sorted((layout.home / "reports" / "purge").glob("*.json")),
+            lambda p: p.name[:10],
+        ),
+        # One folder per period, <from>_<to>: its day is the end of its period.
+        ("dpo_reports", [p for p in dpo_reports if p.is_dir()], lambda p: p.name.partition("_")[2]),
+    )
+    for store, paths, day in dated:
+        since = _since(policy, store, "file_time", cutoff).date().isoformat()
+        for path in paths:
+            if day(path) < since:
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                report.add(store, files_removed=1)
     for store, folder in (("quality_results", "quality"), ("evaluation_outputs", "evaluation")):
         since = _since(policy, store, "file_time", cutoff)
         _expire_by_mtime(layout.home / folder, since, store, report)

@@ -17,16 +17,7 @@ where
     customer_id in (select raw_id from target_ids where domain = 'customer')
     or cookie_id in (select raw_id from target_ids where domain = 'cookie');
 
-delete from raw_consents
-where
-    (
-        subject_type = 'customer'
-        and subject_id in (select raw_id from target_ids where domain = 'customer')
-    )
-    or (
-        subject_type = 'cookie'
-        and subject_id in (select raw_id from target_ids where domain = 'cookie')
-    );
+delete from raw_consents where rowid in (select consent_row from target_consents);
 
 delete from cookies_removed_ahead
 where cookie_id in (select raw_id from target_ids where domain = 'cookie');

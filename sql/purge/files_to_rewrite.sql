@@ -15,16 +15,7 @@ with hit_files as (
         customer_id in (select raw_id from target_ids where domain = 'customer')
         or cookie_id in (select raw_id from target_ids where domain = 'cookie')
     union
-    select _file_id from raw_consents
-    where
-        (
-            subject_type = 'customer'
-            and subject_id in (select raw_id from target_ids where domain = 'customer')
-        )
-        or (
-            subject_type = 'cookie'
-            and subject_id in (select raw_id from target_ids where domain = 'cookie')
-        )
+    select _file_id from target_consents
     union
     select _file_id from target_quarantine
 )

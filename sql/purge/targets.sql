@@ -106,6 +106,13 @@ from cookie_pids as k
 inner join target_cookies as t on t.pid = k.pid
 group by k.raw_id, k.pid;
 
+-- The targets' consents (subject_type is the domain of its subject_id), by row: delete_targets
+-- deletes them and files_to_rewrite rewrites their landing files.
+create or replace temp table target_consents as
+select c.rowid as consent_row, c._file_id
+from raw_consents as c
+inner join target_ids as t on t.domain = c.subject_type and t.raw_id = c.subject_id;
+
 -- What to look for in landing files, quarantined payloads, feeds, exports and logs.
 create or replace temp table target_needles as
 select distinct domain, lower(trim(raw_id)) as needle from target_ids

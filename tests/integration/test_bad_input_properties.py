@@ -9,7 +9,6 @@ outside landing/, restricted/ and exports/.
 from __future__ import annotations
 
 import json
-import os
 import random
 import tempfile
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kalido.config import load_settings
+from kalido.lifeline import environment
 from kalido.pipelines.ingest import ingest
 from kalido.pipelines.nightly import run_nightly
 from kalido.policy import load_policy
@@ -74,16 +74,8 @@ def fresh_home():
     with tempfile.TemporaryDirectory(prefix="kalido-prop-") as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
-        saved = {k: os.environ.get(k) for k in ("KALIDO_HOME", "KALIDO_PSEUDONYM_KEY")}
-        os.environ.update(KALIDO_HOME=str(home), KALIDO_PSEUDONYM_KEY=KEY)
-        try:
+        with environment(KALIDO_HOME=str(home), KALIDO_PSEUDONYM_KEY=KEY):
             yield home
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 def stored_card_digits(home: Path, digits: list[str]) -> list[str]:
