@@ -244,9 +244,10 @@ def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
     if record.get("unchanged_since"):
         print(
             f"run {record['run_id']}: {record['status']} in {seconds:.1f} s; nothing changed "
-            f"since run {record['unchanged_since']}, so every stage was skipped "
-            "(--force runs them)"
+            f"since run {record['unchanged_since']}, so every stage but the requests' check "
+            "was skipped (--force runs them)"
         )
+        _print_requests(stages.get("check_requests") or record["requests"])
         _print_outputs(record, layout)
         return
     ingest, gate, features, publish = (

@@ -86,7 +86,7 @@ def run_stage(
     counts to the run record.
 
     The first stage decides whether the run has anything to do (see unchanged.py; `force`
-    overrides); when not, every stage of the run only records that it was skipped.
+    overrides); when not, every stage but the requests' check only records that it was skipped.
     `replace_newer`: publish replaces a warehouse built for a newer date (a backfill otherwise
     keeps it, see publish.py).
 
@@ -136,7 +136,7 @@ def _run_stage(
         if previous:
             runs.mark_unchanged(layout, run_id, previous)
     same_as = runs.read_run(layout, run_id).get("unchanged_since")
-    if same_as:
+    if same_as and stage != LAST_STAGE:
         counts = {"skipped": f"nothing changed since run {same_as}"}
         if stage == "publish":
             republish_run_table(settings, run_id, logical_date)
@@ -157,7 +157,9 @@ def _run_stage(
         runs.record_stage(layout, run_id, logical_date, stage, counts, seconds)
     if stage == "publish":
         runs.finish_run(layout, run_id, logical_date, "success")
-    if stage == LAST_STAGE:
+        # Every output is complete. The requests' check after it writes nothing and always runs
+        # (its verdict on overdue requests is what the run reports), so a rerun with nothing new
+        # is seconds even when the check failed the last one.
         unchanged.remember(settings, logical_date, shards, same_as or run_id)
     return counts
 

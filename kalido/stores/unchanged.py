@@ -1,7 +1,8 @@
 """A rerun with nothing new: the same logical date, shard count, code, policy, quality suites and
 key, and every store exactly as the last successful run of that date left it. Such a run would
 publish what is already published, so its stages are skipped (`kalido run --force`, or the DAG
-param `force`, runs them anyway).
+param `force`, runs them anyway), all but the last: the requests' check, which reads the request
+log only and fails the run again while a request is overdue.
 
 Stores are compared by each file's path, size and modification time (never its content: a
 retail night's landing zone is gigabytes), so any write in between, by a run, a purge, a key
@@ -17,9 +18,11 @@ from pathlib import Path
 
 from kalido.config import PROJECT_ROOT, Settings
 
-# What a run reads and writes; run records, quality results and purge reports are its journal.
+# What a run reads and writes; run records, quality results, purge reports and the tracebacks
+# of failures (restricted/logs) are its journal.
 STORES = ("landing", "restricted", "work", "warehouse", "exports")
-CODE = (PROJECT_ROOT / "kalido", PROJECT_ROOT / "expectations")
+JOURNAL = ("restricted/logs",)
+CODE = tuple(PROJECT_ROOT / folder for folder in ("kalido", "sql", "tables", "expectations"))
 RECORD = "last_success.fingerprint"  # under runs/, beside the run records it refers to
 
 
@@ -35,9 +38,9 @@ def fingerprint(settings: Settings, logical_date: date, shards: int) -> str:
     home = settings.layout.home
     for store in STORES:
         for path in sorted((home / store).rglob("*")):
-            if path.is_file():
+            name = path.relative_to(home).as_posix()
+            if path.is_file() and not name.startswith(JOURNAL):
                 stat = path.stat()
-                name = str(path.relative_to(home))
                 digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return digest.hexdigest()
 
@@ -58,7 +61,7 @@ def unchanged_since(settings: Settings, logical_date: date, shards: int) -> str 
 
 
 def remember(settings: Settings, logical_date: date, shards: int, run_id: str) -> None:
-    """Called when a run has succeeded: what it left behind."""
+    """Called when a run has published: what it left behind."""
     path = _record_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{RECORD}.tmp")

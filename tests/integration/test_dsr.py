@@ -405,7 +405,12 @@ def test_late_or_overdue_requests_fail_the_run_after_publishing(zone, landing):
     assert overdue.returncode == 1
     assert "overdue 1" in overdue.stdout
     assert f"ATTENTION requests {named['R-OPEN']}" in overdue.stdout
-    for output in (result, overdue):
+    # Run again with nothing new: every output stage is skipped, the check still fails the run.
+    again = kalido("run", "--date", "2026-12-15", check=False)
+    assert again.returncode == 1
+    assert "so every stage but the requests' check was skipped" in again.stdout
+    assert f"ATTENTION requests {named['R-OPEN']}" in again.stdout
+    for output in (result, overdue, again):
         assert "C_ACC" not in output.stdout + output.stderr
     # The corrected CRM row arrives: the request completes and the superseded version goes.
     landing.csv(

@@ -185,3 +185,16 @@ def test_the_bench_notes_requests_that_need_attention_and_goes_on():
     assert _noting_late_requests(dict.fromkeys, ["rows_read"], 5) == {"rows_read": 5}
     with pytest.raises(ZeroDivisionError):  # any other failure still fails the bench
         _noting_late_requests(operator.truediv, 1, 0)
+
+
+def test_a_rerun_is_skipped_only_while_every_folder_of_code_the_night_reads_is_unchanged():
+    from kalido import db, quality
+    from kalido.stores import unchanged
+
+    read_by_the_night = {
+        db.SQL_DIR,
+        db.TABLES_DIR,
+        quality.EXPECTATIONS_DIR,
+        db.SQL_DIR.parent / "kalido",
+    }
+    assert read_by_the_night <= {path.resolve() for path in unchanged.CODE}
