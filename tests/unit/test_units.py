@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import os
 import sys
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -198,3 +199,12 @@ def test_a_rerun_is_skipped_only_while_every_folder_of_code_the_night_reads_is_u
         db.SQL_DIR.parent / "kalido",
     }
     assert read_by_the_night <= {path.resolve() for path in unchanged.CODE}
+
+
+@pytest.mark.xdist_group("grouping_probe")
+def test_tests_that_share_a_night_are_sent_to_one_worker(request):
+    # make test builds each shared night once, on the worker its group of tests is sent to
+    # (tests/conftest.py); a pytest-xdist that stopped grouping would build them on every worker.
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip("runs under pytest-xdist (make test)")
+    assert request.node.nodeid.endswith("@grouping_probe")
