@@ -241,13 +241,16 @@ def _print_json(document) -> None:
 
 def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
     stages = record["stages"]
+    # The check's counts, or when it failed the run, the status read after it (see _run).
+    requests = stages.get("check_requests") or record.get("requests")
     if record.get("unchanged_since"):
         print(
             f"run {record['run_id']}: {record['status']} in {seconds:.1f} s; nothing changed "
             f"since run {record['unchanged_since']}, so every stage but the requests' check "
             "was skipped (--force runs them)"
         )
-        _print_requests(stages.get("check_requests") or record["requests"])
+        if requests:
+            _print_requests(requests)
         _print_outputs(record, layout)
         return
     ingest, gate, features, publish = (
@@ -305,8 +308,8 @@ def _print_summary(record: dict, layout: Layout, seconds: float) -> None:
         _print_ads(stages["ads"], publish)
     if "purge" in stages:
         _print_purge(stages["purge"])
-    if "check_requests" in stages or "requests" in record:
-        _print_requests(stages.get("check_requests") or record["requests"])
+    if requests:
+        _print_requests(requests)
     _print_outputs(record, layout, quality)
 
 
