@@ -60,15 +60,24 @@ def store_browsing(
     with connect(layout.work_db) as con:
         for day in changed:
             params = {"partition_date": date.fromisoformat(day)}
-            target = staged.partition_file(directory, day)
-            copy_to_file(con, "pseudonymise/browsing_partition", target, params)
+            staged.write_partition(con, directory, day, "pseudonymise/browsing_partition", params)
             manifest[day] = signatures[day]
         for day in shrunk:
-            target = staged.partition_file(directory, day)
-            params = {"partition_date": date.fromisoformat(day), "file": str(target)}
-            copy_to_file(con, "pseudonymise/browsing_partition_filtered", target, params)
+            params = {
+                "partition_date": date.fromisoformat(day),
+                "file": str(staged.partition_file(directory, day)),
+            }
+            sql = "pseudonymise/browsing_partition_filtered"
+            staged.write_partition(con, directory, day, sql, params)
             manifest[day] = signatures[day]
-        copy_to_file(con, "pseudonymise/browsing_schema", directory / staged.SCHEMA_FILE, {})
+        # Partitions written before summaries existed get theirs once.
+        for day in sorted(manifest):
+            path = staged.partition_file(directory, day)
+            if path.exists() and not staged.is_summarised(path):
+                staged.summarise(con, path)
+        schema = directory / staged.SCHEMA_FILE
+        copy_to_file(con, "pseudonymise/browsing_schema", schema, {})
+        staged.summarise(con, schema)
         con.execute("drop table if exists stg_browsing_surviving")
         con.execute("drop table stg_browsing_changed")
         for day in [d for d in manifest if d <= logical_date.isoformat() and d not in signatures]:

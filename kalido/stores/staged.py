@@ -1,6 +1,7 @@
 """Staged browsing: pseudonymised Parquet partitions (one per landing day) with their manifest
 of signatures, read as the temporary view stg_browsing, less the rows pending an erasure's
-compaction."""
+compaction; and each partition's summaries (its (cookie, customer) pairs and its sessions),
+read as stg_browsing_pairs and stg_browsing_sessions."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import shutil
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -28,6 +29,9 @@ SCHEMA_FILE = "schema.parquet"  # no rows: stg_browsing's columns when there is 
 PENDING_FILE = "pending_removal.parquet"
 # Beside the raw browsing files: each file's numbers for partition_signatures.
 SIGNATURES_FILE = "_signatures.json"
+# A partition's summaries (sql/pseudonymise/summary_macros.sql), written beside it whenever it is
+# written: the readers of pairs and sessions group these, not every event of the history.
+SUMMARIES = ("pairs", "sessions")
 
 
 def partition_signatures(
@@ -118,6 +122,58 @@ def partition_file(directory: Path, day: str) -> Path:
     return directory / f"dt={day}" / "events.parquet"
 
 
+def summary_file(events: Path, summary: str) -> Path:
+    return events.with_name(f"{events.stem}.{summary}.parquet")
+
+
+def _summary_record(events: Path) -> Path:
+    """The partition's last event time, written after its summaries: without it (a write that
+    stopped half way), no summary stands for the partition."""
+    return events.with_name(f"{events.stem}.summary.json")
+
+
+def write_partition(
+    con: duckdb.DuckDBPyConnection, directory: Path, day: str, sql: str, params: dict
+) -> None:
+    """Write a staged partition with sql/<sql>.sql (a COPY to $target), then its summaries."""
+    events = partition_file(directory, day)
+    _summary_record(events).unlink(missing_ok=True)
+    copy_to_file(con, sql, events, params)
+    summarise(con, events)
+
+
+def summarise(con: duckdb.DuckDBPyConnection, events: Path) -> None:
+    """Write the summaries of a partition file (or of the schema file: empty ones) beside it."""
+    run_sql(con, "pseudonymise/summary_macros")
+    for summary in SUMMARIES:
+        target = summary_file(events, summary)
+        copy_to_file(
+            con,
+            "pseudonymise/partition_summary",
+            target,
+            {"events": str(events)},
+            {"summary": summary},
+        )
+    pairs = str(summary_file(events, "pairs"))
+    last = run_sql(con, "pseudonymise/partition_last_event", {"pairs": pairs}).fetchone()[0]
+    record = {"last_event_at": None if last is None else last.isoformat()}
+    write_text_whole(_summary_record(events), json.dumps(record))
+
+
+def is_summarised(events: Path) -> bool:
+    return _summary_record(events).exists()
+
+
+def _summary_stands(events: Path, cutoff: datetime) -> bool:
+    """Whether the partition's summaries stand for its rows under `cutoff`: they were written,
+    and the cutoff leaves out none of its events."""
+    try:
+        last = json.loads(_summary_record(events).read_text(encoding="utf-8"))["last_event_at"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return last is None or datetime.fromisoformat(last) < cutoff
+
+
 def write_manifest(directory: Path, manifest: dict) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     record = directory / f".{MANIFEST}.{os.getpid()}"
@@ -158,7 +214,9 @@ def compact_staging(settings: Settings, events: pa.Table, before: dict[str, dict
                 manifest.pop(day, None)
                 continue
             params = {"file": str(path), "partition_date": date.fromisoformat(day)}
-            copy_to_file(con, "pseudonymise/browsing_partition_compacted", path, params)
+            write_partition(
+                con, directory, day, "pseudonymise/browsing_partition_compacted", params
+            )
             stored = manifest.get(day)
             if isinstance(stored, dict) and stored.get("rows") == before.get(day, {}).get("rows"):
                 manifest[day] = after[day]
@@ -168,11 +226,11 @@ def compact_staging(settings: Settings, events: pa.Table, before: dict[str, dict
 
 
 def open_staged_browsing(
-    con: duckdb.DuckDBPyConnection, layout: Layout, logical_date: date, cutoff
+    con: duckdb.DuckDBPyConnection, layout: Layout, logical_date: date, cutoff: datetime
 ) -> None:
-    """Make stg_browsing (pseudonymised browsing up to the logical date) readable on `con`:
-    a temporary view over the partitions the last pseudonymise of that date recorded, less the
-    rows pending an erasure's compaction."""
+    """Make staged browsing up to the logical date readable on `con`, as temporary views less
+    the rows pending an erasure's compaction: stg_browsing (the events), stg_browsing_pairs and
+    stg_browsing_sessions (their summaries, sql/pseudonymise/browsing_summaries.sql)."""
     directory = layout.browsing_partitions
     try:
         manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
@@ -181,12 +239,34 @@ def open_staged_browsing(
             f"no readable browsing partition manifest in {directory} (run pseudonymise first)"
         ) from exc
     days = sorted(day for day in manifest if day <= logical_date.isoformat())
-    # The empty file last: DuckDB estimates a file list's rows from its first file, and an
-    # estimate of 0 makes the joins build their hash tables on the browsing side.
-    files = [partition_file(directory, day) for day in days] + [directory / SCHEMA_FILE]
-    params = {"files": [str(f) for f in files], "cutoff": cutoff}
     pending = directory / PENDING_FILE
+    pending_days = set()
     if pending.exists():
-        run_sql(con, "pseudonymise/browsing_view_pending", {**params, "pending": str(pending)})
-    else:
-        run_sql(con, "pseudonymise/browsing_view", params)
+        found = run_sql(con, "pseudonymise/pending_days", {"pending": str(pending)}).fetchall()
+        pending_days = {day.isoformat() for (day,) in found}
+    summarised = [
+        day
+        for day in days
+        if day not in pending_days and _summary_stands(partition_file(directory, day), cutoff)
+    ]
+    live = [day for day in days if day not in summarised]
+    for view, chosen in (("stg_browsing", days), ("stg_browsing_live", live)):
+        # The empty file last: DuckDB estimates a file list's rows from its first file, and an
+        # estimate of 0 makes the joins build their hash tables on the browsing side.
+        files = [partition_file(directory, day) for day in chosen] + [directory / SCHEMA_FILE]
+        params = {"files": [str(f) for f in files], "cutoff": cutoff}
+        if pending.exists():
+            params["pending"] = str(pending)
+            run_sql(con, "pseudonymise/browsing_view_pending", params, {"view": view})
+        else:
+            run_sql(con, "pseudonymise/browsing_view", params, {"view": view})
+    run_sql(con, "pseudonymise/summary_macros")
+    events = [partition_file(directory, day) for day in summarised] + [directory / SCHEMA_FILE]
+    run_sql(
+        con,
+        "pseudonymise/browsing_summaries",
+        {
+            f"{summary}_files": [str(summary_file(path, summary)) for path in events]
+            for summary in SUMMARIES
+        },
+    )

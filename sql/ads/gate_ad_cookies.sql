@@ -41,7 +41,7 @@ from dated;
 -- gate; several: a shared device).
 create or replace temp table ad_cookie_customers as
 select distinct b.cookie_pid, b.customer_pid
-from stg_browsing as b
+from stg_browsing_pairs as b
 semi join ad_cookie_state as s on s.cookie_pid = b.cookie_pid
 where b.customer_pid is not null;
 

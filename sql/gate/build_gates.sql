@@ -36,11 +36,10 @@ group by customer_pid;
 
 -- Each (cookie, customer) of the browsing once, with its first and last event: the cookie links
 -- and the visits read these rows, not every event (all of one cookie's events as one customer,
--- or logged out, make one row).
+-- or logged out, make one row), grouped from the partitions' summaries (staged.py).
 create or replace temp table gate_browsing_pairs as
-select cookie_pid, customer_pid, min(event_time) as first_at, max(event_time) as last_at
-from stg_browsing
-group by cookie_pid, customer_pid;
+select cookie_pid, customer_pid, first_at, last_at
+from stg_browsing_pairs;
 
 -- A cookie belongs to a customer when it was only ever logged in as that one customer; a shared
 -- device (several customers) keeps only its logged-in events, so nobody inherits another's.

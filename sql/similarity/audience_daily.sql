@@ -5,30 +5,27 @@
 -- clock changes fall on whole quarter hours in UTC for every present-day zone.
 create or replace table feat_audience_daily as
 with quarter_hours as (
-    select distinct time_bucket(interval 15 minutes, event_time) as utc_quarter
-    from stg_browsing
+    select distinct utc_quarter
+    from stg_browsing_sessions
 ),
 local_days as (
     select utc_quarter, cast(timezone($timezone, timezone('UTC', utc_quarter)) as date) as day
     from quarter_hours
 ),
-events as (
-    select l.day, b.event_type, b.session_pid, b.cookie_pid
-    from stg_browsing as b
-    inner join local_days as l on l.utc_quarter = time_bucket(interval 15 minutes, b.event_time)
-),
 -- Visitors and visits in one group-by per (day, visitor), on every core, not a distinct count
 -- over each whole day: a session's pseudonym is derived from its cookie's, so a visit belongs to
 -- one visitor and the day's visits are the sum of its visitors' (L, 30M events: 9 s, now 4.8 s).
+-- Read from the sessions summaries (staged.py), not from every event.
 visitor_days as (
     select
-        day,
-        cookie_pid,
-        count(*) filter (where event_type = 'page_view') as page_views,
-        count(*) filter (where event_type = 'product_view') as product_views,
-        count(distinct session_pid) as visits
-    from events
-    group by day, cookie_pid
+        l.day,
+        s.cookie_pid,
+        sum(s.page_views) as page_views,
+        sum(s.product_views) as product_views,
+        count(distinct s.session_pid) as visits
+    from stg_browsing_sessions as s
+    inner join local_days as l on l.utc_quarter = s.utc_quarter
+    group by l.day, s.cookie_pid
 ),
 first_seen as (
     select cookie_pid, min(day) as first_day

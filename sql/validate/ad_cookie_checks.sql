@@ -32,7 +32,7 @@ first_grant as (
 ),
 minors as (
     select distinct b.cookie_pid
-    from stg_browsing as b
+    from stg_browsing_pairs as b
     inner join work.stg_customers as c on c.user_pid = b.customer_pid
     where c.is_minor and b.cookie_pid in (select cookie_pid from profiles)
 ),
@@ -47,9 +47,9 @@ other_pseudonyms as (
     union all
     select order_pid from work.stg_orders
     union all
-    select cookie_pid from stg_browsing
+    select cookie_pid from stg_browsing_sessions
     union all
-    select session_pid from stg_browsing
+    select session_pid from stg_browsing_sessions
 ),
 clashes as (
     select distinct o.pid

@@ -5,7 +5,7 @@ compaction (kalido purge --compact, or by itself a policy lead before the reques
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,10 @@ from kalido.config import Layout
 from kalido.db import connect
 from kalido.pipelines.nightly import configure, run_nightly, run_purge
 from kalido.pipelines.requests import RequestsNeedAttention, check_requests
+from kalido.pseudonyms import pseudonym
 from kalido.stores.staged import open_staged_browsing
 from kalido.timewindow import day_end_utc
-from tests.conftest import ROOT, copy_home, query, query_raw
+from tests.conftest import KEY, ROOT, copy_home, query, query_raw
 from tests.integration.test_dsr import (
     ARCHIVE,
     GONE,
@@ -33,7 +34,25 @@ from tests.integration.test_dsr import (
     staged_browsing_of,
 )
 
-DUE = date(2026, 12, 24)  # R-ERASE, received on D: due a calendar month later
+DUE = date(2026, 12, 24)
+
+# stg_browsing grouped directly, written out here rather than with the pipeline's macros: what
+# the summary views (staged.py) must equal, whichever partitions they read summaries of.
+PAIRS_OF_EVENTS = """
+    select cookie_pid, customer_pid, min(event_time) as first_at, max(event_time) as last_at
+    from stg_browsing group by all
+"""
+SESSIONS_OF_EVENTS = """
+    select time_bucket(interval 15 minutes, event_time) as utc_quarter, cookie_pid, session_pid,
+        count(*) filter (where event_type = 'page_view') as page_views,
+        count(*) filter (where event_type = 'product_view') as product_views
+    from stg_browsing group by all
+"""
+SESSIONS_SUMMED = """
+    select utc_quarter, cookie_pid, session_pid, sum(page_views)::bigint as page_views,
+        sum(product_views)::bigint as product_views
+    from stg_browsing_sessions group by all
+"""  # R-ERASE, received on D: due a calendar month later
 
 
 def with_lead(tmp_path, monkeypatch, days: int) -> None:
@@ -44,6 +63,35 @@ def with_lead(tmp_path, monkeypatch, days: int) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(policy), encoding="utf-8")
     monkeypatch.setenv("KALIDO_POLICY", str(path))
+
+
+def cookie_pid(cookie_id: str) -> str:
+    return pseudonym(KEY.encode(), "cookie", cookie_id)
+
+
+def summaries_against_events(home, cutoff) -> dict:
+    """The summary views as a stage opens them on night D with `cutoff`: how many partitions
+    they read live, and the rows by which each differs from grouping stg_browsing itself."""
+    with connect(spill_dir=home / "restricted/spill") as con:
+        open_staged_browsing(con, Layout(home), D, cutoff)
+        live = con.execute("select getvariable('stg_browsing_live_files')").fetchone()[0]
+
+        def differing(left: str, right: str) -> int:
+            return con.execute(
+                f"select count(*) from ((({left}) except all ({right}))"
+                f" union all (({right}) except all ({left})))"
+            ).fetchone()[0]
+
+        return {
+            "live_partitions": len(live) - 1,  # the schema file is always among them
+            "pairs_rows": con.execute("select count(*) from stg_browsing_pairs").fetchone()[0],
+            "pairs_differing": differing("from stg_browsing_pairs", PAIRS_OF_EVENTS),
+            "sessions_differing": differing(SESSIONS_SUMMED, SESSIONS_OF_EVENTS),
+            "gone_pairs": con.execute(
+                "select count(*) from stg_browsing_pairs where customer_pid = $p",
+                {"p": pid("C_GONE")},
+            ).fetchone()[0],
+        }
 
 
 def purge_report(home, record: dict) -> dict:
@@ -65,6 +113,32 @@ def files_holding(home, needle: bytes) -> list[str]:
         for p in sorted(home.rglob("*"))
         if p.is_file() and needle in p.read_bytes()
     ]
+
+
+def test_the_summaries_stand_for_the_partitions_only_where_they_hold_every_row_read(
+    erasure_both, tmp_path, monkeypatch
+):
+    """Night D, with C_GONE's browsing pending its compaction: the partitions of the pending rows
+    are grouped from their events, and so is a partition a cutoff cuts; the others come from the
+    summaries written with the partitions. The views equal grouping stg_browsing either way."""
+    end_of_d = day_end_utc(D, "Europe/Paris")
+    night = summaries_against_events(erasure_both.home, end_of_d)
+    assert night["live_partitions"] == 1  # the one landing day, which holds the pending rows
+    assert night["pairs_rows"] > 0 and night["gone_pairs"] == 0
+    assert night["pairs_differing"] == night["sessions_differing"] == 0
+
+    home = copy_home(erasure_both.home, tmp_path, monkeypatch)
+    (home / "work/partitions/browsing/pending_removal.parquet").unlink()
+    summarised = summaries_against_events(home, end_of_d)
+    assert summarised["live_partitions"] == 0 and summarised["gone_pairs"] > 0
+    assert summarised["pairs_differing"] == summarised["sessions_differing"] == 0
+
+    (record,) = (home / "work/partitions/browsing").glob("dt=*/events.summary.json")
+    last = datetime.fromisoformat(json.loads(record.read_text())["last_event_at"])
+    cut = summaries_against_events(home, last - timedelta(hours=1))
+    assert cut["live_partitions"] == 1
+    assert 0 < cut["pairs_rows"] < summarised["pairs_rows"]
+    assert cut["pairs_differing"] == cut["sessions_differing"] == 0
 
 
 def erasure_entry(report: dict, home) -> dict:
@@ -104,7 +178,7 @@ def test_an_erasure_is_in_effect_the_night_it_arrives_and_gone_in_bytes_after_co
         (0,)
     ]
     # ... while their bytes wait in the retained files for the compaction.
-    assert staged_browsing_of(home, pid("C_GONE")) > 0
+    assert staged_browsing_of(home, pid("C_GONE"), cookie_pid(GONE_COOKIE)) > 0
     holding = files_holding(home, GONE_COOKIE.encode())
     assert any(p.startswith("restricted/raw_browsing/") for p in holding)
     assert any(p.startswith("landing/") for p in holding)
@@ -116,7 +190,8 @@ def test_an_erasure_is_in_effect_the_night_it_arrives_and_gone_in_bytes_after_co
     compaction = run_purge(D, compact=True)
     assert compaction["stages"]["purge"]["compacted"] is True
     assert_gone_everywhere(home)
-    assert staged_browsing_of(home, pid("C_GONE")) == 0
+    # The partitions the compaction rewrote were summarised again: no summary holds them either.
+    assert staged_browsing_of(home, pid("C_GONE"), cookie_pid(GONE_COOKIE)) == 0
     assert not (home / "work/partitions/browsing/pending_removal.parquet").exists()
     assert erasure_entry(purge_report(home, compaction), home)["bytes_removed_on"] == D.isoformat()
     assert query(

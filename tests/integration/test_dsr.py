@@ -165,14 +165,16 @@ def assert_gone_everywhere(home) -> None:
     assert_in_no_file(home, scanned, needles_of_gone())
 
 
-def staged_browsing_of(home, user_pid: str) -> int:
+def staged_browsing_of(home, user_pid: str, cookie_pid: str | None = None) -> int:
+    """Rows of a person (their customer pseudonym, or their cookie's) in every staged Parquet
+    file: the partitions and their summaries (the sessions summary names cookies only)."""
     files = sorted(str(p) for p in (home / "work/partitions/browsing").glob("dt=*/*.parquet"))
     assert files
     with duckdb.connect() as con:
         return con.execute(
-            "select count(*) from read_parquet($f, hive_partitioning = false)"
-            " where customer_pid = $p",
-            {"f": files, "p": user_pid},
+            "select count(*) from read_parquet($f, hive_partitioning = false,"
+            " union_by_name = true) where customer_pid = $p or cookie_pid = $c",
+            {"f": files, "p": user_pid, "c": cookie_pid},
         ).fetchone()[0]
 
 
