@@ -597,6 +597,16 @@ def rotate_key() -> None:
     )
 
 
+@app.command("rebuild-state")
+def rebuild_state() -> None:
+    """Rebuild the state the nights keep beside the history (each staged browsing partition's
+    pairs and sessions summaries) from the history itself."""
+    from kalido.pipelines.nightly import run_state_rebuild
+
+    partitions = run_state_rebuild()
+    print(f"rebuilt the summaries of {partitions} staged browsing partitions from their events")
+
+
 @app.command("feed-url")
 def feed_url(
     expires: Annotated[

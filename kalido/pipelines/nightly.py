@@ -23,7 +23,7 @@ from kalido.pipelines.rotate import check_key_version, rotate_key
 from kalido.pipelines.similarity import build_similarity
 from kalido.pipelines.validate import validate
 from kalido.policy import Policy, load_policy
-from kalido.stores import objectstore, runs, unchanged
+from kalido.stores import objectstore, runs, staged, unchanged
 from kalido.stores.identities import check_key
 from kalido.stores.shards import Shard, plan
 
@@ -246,6 +246,16 @@ def run_purge(
             settings.layout, run_id, logical_date, "purge", counts, time.perf_counter() - started
         )
         return runs.finish_run(settings.layout, run_id, logical_date, "success")
+
+
+def run_state_rebuild() -> int:
+    """kalido rebuild-state, holding the home like a run (its id: rebuild__<time>); returns the
+    partitions whose summaries were rebuilt."""
+    settings, _ = configure()
+    run_id = runs.new_run_id(date.today()).replace("cli__", "rebuild__", 1)
+    with runs.exclusive(settings.layout, run_id):
+        runs.abandon_stale(settings.layout, run_id)
+        return staged.rebuild_summaries(settings.layout)
 
 
 def run_rotation() -> dict:

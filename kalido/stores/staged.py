@@ -144,6 +144,7 @@ def write_partition(
 
 def summarise(con: duckdb.DuckDBPyConnection, events: Path) -> None:
     """Write the summaries of a partition file (or of the schema file: empty ones) beside it."""
+    _summary_record(events).unlink(missing_ok=True)
     run_sql(con, "pseudonymise/summary_macros")
     for summary in SUMMARIES:
         target = summary_file(events, summary)
@@ -158,6 +159,19 @@ def summarise(con: duckdb.DuckDBPyConnection, events: Path) -> None:
     last = run_sql(con, "pseudonymise/partition_last_event", {"pairs": pairs}).fetchone()[0]
     record = {"last_event_at": None if last is None else last.isoformat()}
     write_text_whole(_summary_record(events), json.dumps(record))
+
+
+def rebuild_summaries(layout: Layout) -> int:
+    """`kalido rebuild-state`: every staged partition's summaries written again from its events,
+    as the night that wrote the partition wrote them; returns the partitions summarised."""
+    directory = layout.browsing_partitions
+    partitions = [partition_file(directory, day) for day in sorted(read_manifest(directory))]
+    partitions = [path for path in partitions if path.exists()]
+    with connect(spill_dir=layout.spill) as con:
+        for events in [*partitions, directory / SCHEMA_FILE]:
+            if events.exists():
+                summarise(con, events)
+    return len(partitions)
 
 
 def is_summarised(events: Path) -> bool:

@@ -8,6 +8,7 @@ import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
@@ -18,7 +19,7 @@ from kalido.pipelines.requests import RequestsNeedAttention, check_requests
 from kalido.pseudonyms import pseudonym
 from kalido.stores.staged import open_staged_browsing
 from kalido.timewindow import day_end_utc
-from tests.conftest import KEY, ROOT, copy_home, query, query_raw
+from tests.conftest import KEY, ROOT, copy_home, kalido, query, query_raw
 from tests.integration.test_dsr import (
     ARCHIVE,
     GONE,
@@ -139,6 +140,35 @@ def test_the_summaries_stand_for_the_partitions_only_where_they_hold_every_row_r
     assert cut["live_partitions"] == 1
     assert 0 < cut["pairs_rows"] < summarised["pairs_rows"]
     assert cut["pairs_differing"] == cut["sessions_differing"] == 0
+
+
+def summary_rows(home) -> dict[str, list]:
+    """Every summary file of the staged partitions, by name, with its rows sorted."""
+    found = {}
+    with duckdb.connect() as con:
+        for path in sorted((home / "work/partitions/browsing").rglob("*.*.parquet")):
+            rows = con.execute("select * from read_parquet($f)", {"f": str(path)}).fetchall()
+            found[path.relative_to(home).as_posix()] = sorted(rows, key=repr)
+    return found
+
+
+def test_rebuild_state_gives_the_summaries_the_nights_wrote(erasure_both, tmp_path, monkeypatch):
+    home = copy_home(erasure_both.home, tmp_path, monkeypatch)
+    partitions = home / "work/partitions/browsing"
+    (partitions / "pending_removal.parquet").unlink()  # every partition may be summarised
+    end_of_d = day_end_utc(D, "Europe/Paris")
+    written = summary_rows(home)
+    assert len(written) == 4  # pairs and sessions of the one partition and of the schema file
+    assert any(written.values())
+    for path in partitions.glob("dt=*/events.*.*"):
+        path.unlink()  # the state lost: the partition's events are grouped instead
+    lost = summaries_against_events(home, end_of_d)
+    assert lost["live_partitions"] == 1 and lost["pairs_rows"] > 0
+
+    result = kalido("rebuild-state")
+    assert "rebuilt the summaries of 1 staged browsing partitions" in result.stdout
+    assert summary_rows(home) == written
+    assert summaries_against_events(home, end_of_d)["live_partitions"] == 0
 
 
 def erasure_entry(report: dict, home) -> dict:
