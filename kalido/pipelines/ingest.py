@@ -21,10 +21,11 @@ from isal import igzip
 from kalido import landing_text, quality
 from kalido.config import Layout, Settings
 from kalido.contract import EXTENSIONS, PARTITION, SOURCES, SourceSpec
-from kalido.db import connect, run_sql, sha256_of
+from kalido.db import connect, run_sql
 from kalido.policy import Policy
 from kalido.pseudonyms import token
 from kalido.stores import raw_browsing
+from kalido.stores.landing_hashes import LandingHashes
 from kalido.timewindow import day_end_utc
 
 log = logging.getLogger(__name__)
@@ -372,12 +373,14 @@ def ingest(settings: Settings, policy: Policy, logical_date: date, run_id: str) 
         con.execute("set preserve_insertion_order = false")
         run_sql(con, "ingest/create_raw_tables")
         raw_browsing.open_view(con, layout)
+        hashes = LandingHashes(layout)
         for landing_file in files:
             shown = shown_path(landing_file.relative_path, pii)
             if landing_file.refused:
                 sha, size = "", 0
             else:
-                sha, size = sha256_of(landing_file.path), landing_file.path.stat().st_size
+                sha = hashes.sha256(landing_file.path, landing_file.relative_path)
+                size = landing_file.path.stat().st_size
             identity = f"{landing_file.relative_path}\0{sha}".encode()
             file_id = token(hashlib.sha256(identity).hexdigest()[:24])
             if run_sql(
@@ -466,5 +469,6 @@ def ingest(settings: Settings, policy: Policy, logical_date: date, run_id: str) 
                 )
             run_sql(con, "ingest/record_ledger", ledger)
             con.commit()
+    hashes.save()
     totals["by_source"] = per_source
     return totals
