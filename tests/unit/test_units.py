@@ -168,6 +168,11 @@ def test_audience_counts_each_event_in_its_local_day_across_midnights_and_clock_
             " session_pid varchar, cookie_pid varchar)"
         )
         con.executemany("insert into stg_browsing values (?, ?, ?, ?)", rows)
+        # The sessions summary of these events, as a partition's is written (staged.py).
+        run_sql(con, "pseudonymise/summary_macros")
+        con.execute(
+            "create table stg_browsing_sessions as from browsing_sessions_of('stg_browsing')"
+        )
         run_sql(con, "similarity/audience_daily", {"timezone": timezone})
         assert con.execute("select * from feat_audience_daily").fetchall() == expected
 
