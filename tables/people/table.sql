@@ -10,9 +10,9 @@ customers as (
     select user_pid, age_band, gender
     from work.stg_customers
 ),
--- Who has gated browsing or orders in the history window (the recommender's inputs).
+-- Who has gated browsing or orders in the history window.
 history as (
-    select user_pid from work.gated_events
+    select user_pid from work.gate_browsing_users
     union
     select user_pid from work.gated_orders
 ),

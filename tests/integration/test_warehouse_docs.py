@@ -8,12 +8,18 @@ import json
 import re
 import shutil
 import stat
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from kalido.config import Layout
+from kalido.db import attach, connect
+from kalido.policy import load_policy
 from kalido.stores.email_feed import verify_feed
+from kalido.stores.staged import open_staged_browsing
+from kalido.timewindow import day_end_utc
 from kalido.warehouse import load_descriptions
 from tests.conftest import KEY, ROOT, kalido, query
 
@@ -112,6 +118,32 @@ def test_people_is_one_row_per_gated_person_with_one_exclusion_cause(home, wareh
             assert cause != "inactive"
     causes = {r[8] for r in rows}
     assert {"minor", "withdrawn", "inactive"} <= causes, causes
+
+
+def test_has_history_is_who_has_gated_browsing_of_any_type_in_the_history_window(home):
+    """gate_browsing_users comes from the (cookie, customer) pairs' last events; it is who the
+    gated events of every type, page views and searches included, belong to."""
+    day = date.fromisoformat(DAYS[1])
+    cutoff = day_end_utc(day, "Europe/Paris")
+    years = load_policy().profiling.history_years
+    with connect(spill_dir=home / "restricted/spill") as con:
+        attach(con, home / "work/pipeline.duckdb", "work")
+        open_staged_browsing(con, Layout(home), day, cutoff)
+        from_events = con.execute(
+            "with attributed as ("
+            " select coalesce(b.customer_pid, l.customer_pid) as user_pid, b.*"
+            " from stg_browsing as b left join work.gate_cookie_links as l using (cookie_pid))"
+            " select a.user_pid, bool_or(a.event_type in ('product_view', 'add_to_cart'))"
+            " from attributed as a"
+            " semi join work.gate_customers as g on g.user_pid = a.user_pid and g.may_profile"
+            " anti join work.gate_withdrawn_cookies as w on w.cookie_pid = a.cookie_pid"
+            " where a.event_time >= $cutoff - to_years($years) group by a.user_pid",
+            {"cutoff": cutoff, "years": years},
+        ).fetchall()
+        published = con.execute("select user_pid from work.gate_browsing_users").fetchall()
+    assert sorted(published) == sorted((user,) for user, _ in from_events)
+    # Some of them browsed pages only: none of their events is in gated_events.
+    assert any(not read_by_features for _, read_by_features in from_events)
 
 
 def test_may_profile_is_one_name_in_pipeline_runs_and_people(home, warehouse):
