@@ -137,6 +137,7 @@ def write_partition(
 ) -> None:
     """Write a staged partition with sql/<sql>.sql (a COPY to $target), then its summaries."""
     events = partition_file(directory, day)
+    # Before the new rows land: a run stopped between the two writes leaves no summary standing.
     _summary_record(events).unlink(missing_ok=True)
     copy_to_file(con, sql, events, params)
     summarise(con, events)
