@@ -78,6 +78,7 @@ def store_browsing(
         schema = directory / staged.SCHEMA_FILE
         copy_to_file(con, "pseudonymise/browsing_schema", schema, {})
         staged.summarise(con, schema)
+        staged.write_pending_pairs(con, directory, manifest)
         con.execute("drop table if exists stg_browsing_surviving")
         con.execute("drop table stg_browsing_changed")
         for day in [d for d in manifest if d <= logical_date.isoformat() and d not in signatures]:

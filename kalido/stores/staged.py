@@ -27,6 +27,9 @@ SCHEMA_FILE = "schema.parquet"  # no rows: stg_browsing's columns when there is 
 # out. Staged partitions mirror the raw files (pending rows included), so that an erasure rewrites
 # no partition the night it arrives; the compaction rewrites both (compact_staging).
 PENDING_FILE = "pending_removal.parquet"
+# The (cookie, customer) pairs of those rows (write_pending_pairs): the summaries, which still
+# count them, are read less these pairs.
+PENDING_PAIRS_FILE = "pending_pairs.parquet"
 # Beside the raw browsing files: each file's numbers for partition_signatures.
 SIGNATURES_FILE = "_signatures.json"
 # A partition's summaries (sql/pseudonymise/summary_macros.sql), written beside it whenever it is
@@ -158,8 +161,13 @@ def summarise(con: duckdb.DuckDBPyConnection, events: Path) -> None:
         )
     pairs = str(summary_file(events, "pairs"))
     last = run_sql(con, "pseudonymise/partition_last_event", {"pairs": pairs}).fetchone()[0]
-    record = {"last_event_at": None if last is None else last.isoformat()}
+    record = {"last_event_at": None if last is None else last.isoformat(), "recipe": _recipe()}
     write_text_whole(_summary_record(events), json.dumps(record))
+
+
+def _recipe() -> str:
+    """The summaries' SQL: a summary written by other SQL stands for nothing."""
+    return hashlib.sha256(sql_text("pseudonymise/summary_macros").encode()).hexdigest()
 
 
 def rebuild_summaries(layout: Layout) -> int:
@@ -175,18 +183,43 @@ def rebuild_summaries(layout: Layout) -> int:
     return len(partitions)
 
 
+def write_pending_pairs(con: duckdb.DuckDBPyConnection, directory: Path, manifest: dict) -> None:
+    """PENDING_PAIRS_FILE from the partitions of the pending rows' days, none while nothing is
+    pending."""
+    pending = directory / PENDING_FILE
+    target = directory / PENDING_PAIRS_FILE
+    if not pending.exists():
+        target.unlink(missing_ok=True)
+        return
+    files = [partition_file(directory, day) for day in sorted(manifest)]
+    params = {
+        "files": [str(path) for path in files if path.exists()] + [str(directory / SCHEMA_FILE)],
+        "pending": str(pending),
+    }
+    copy_to_file(con, "pseudonymise/pending_pairs", target, params)
+
+
+def _last_event_at(events: Path) -> tuple[bool, datetime | None]:
+    """(whether the partition's summaries were written whole by today's SQL, its last event)."""
+    try:
+        record = json.loads(_summary_record(events).read_text(encoding="utf-8"))
+        last = record["last_event_at"]
+    except (OSError, ValueError, KeyError):
+        return False, None
+    if record.get("recipe") != _recipe():
+        return False, None
+    return True, None if last is None else datetime.fromisoformat(last)
+
+
 def is_summarised(events: Path) -> bool:
-    return _summary_record(events).exists()
+    return _last_event_at(events)[0]
 
 
 def _summary_stands(events: Path, cutoff: datetime) -> bool:
     """Whether the partition's summaries stand for its rows under `cutoff`: they were written,
     and the cutoff leaves out none of its events."""
-    try:
-        last = json.loads(_summary_record(events).read_text(encoding="utf-8"))["last_event_at"]
-    except (OSError, ValueError, KeyError):
-        return False
-    return last is None or datetime.fromisoformat(last) < cutoff
+    written, last = _last_event_at(events)
+    return written and (last is None or last < cutoff)
 
 
 def write_manifest(directory: Path, manifest: dict) -> None:
@@ -237,6 +270,7 @@ def compact_staging(settings: Settings, events: pa.Table, before: dict[str, dict
                 manifest[day] = after[day]
     write_manifest(directory, manifest)
     (directory / PENDING_FILE).unlink(missing_ok=True)
+    (directory / PENDING_PAIRS_FILE).unlink(missing_ok=True)
     return done
 
 
@@ -255,15 +289,7 @@ def open_staged_browsing(
         ) from exc
     days = sorted(day for day in manifest if day <= logical_date.isoformat())
     pending = directory / PENDING_FILE
-    pending_days = set()
-    if pending.exists():
-        found = run_sql(con, "pseudonymise/pending_days", {"pending": str(pending)}).fetchall()
-        pending_days = {day.isoformat() for (day,) in found}
-    summarised = [
-        day
-        for day in days
-        if day not in pending_days and _summary_stands(partition_file(directory, day), cutoff)
-    ]
+    summarised = [day for day in days if _summary_stands(partition_file(directory, day), cutoff)]
     live = [day for day in days if day not in summarised]
     for view, chosen in (("stg_browsing", days), ("stg_browsing_live", live)):
         # The empty file last: DuckDB estimates a file list's rows from its first file, and an
@@ -277,11 +303,12 @@ def open_staged_browsing(
             run_sql(con, "pseudonymise/browsing_view", params, {"view": view})
     run_sql(con, "pseudonymise/summary_macros")
     events = [partition_file(directory, day) for day in summarised] + [directory / SCHEMA_FILE]
-    run_sql(
-        con,
-        "pseudonymise/browsing_summaries",
-        {
-            f"{summary}_files": [str(summary_file(path, summary)) for path in events]
-            for summary in SUMMARIES
-        },
-    )
+    params = {
+        f"{summary}_files": [str(summary_file(path, summary)) for path in events]
+        for summary in SUMMARIES
+    }
+    pending_pairs = directory / PENDING_PAIRS_FILE
+    if not pending.exists():
+        # Nothing pending: the schema file's pairs summary, the pairs' columns and no rows.
+        pending_pairs = summary_file(directory / SCHEMA_FILE, "pairs")
+    run_sql(con, "pseudonymise/browsing_summaries", {**params, "pending_pairs": str(pending_pairs)})

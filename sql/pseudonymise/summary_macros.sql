@@ -9,15 +9,17 @@ create or replace temp macro browsing_pairs_of(events) as table
     from query_table(events)
     group by cookie_pid, customer_pid;
 
--- Page and product views per (UTC quarter hour, cookie, session): the audience measurement and
--- the ad pseudonym checks. The quarter hour, not the local day: the day is the business time
--- zone's, and local midnights fall on whole UTC quarter hours (audience_daily.sql).
+-- Page and product views per (UTC quarter hour, cookie, customer, session): the audience
+-- measurement and the ad pseudonym checks. The quarter hour, not the local day: the day is the
+-- business time zone's, and local midnights fall on whole UTC quarter hours (audience_daily.sql).
+-- The customer too: rows pending an erasure are whole (cookie, customer) pairs, not sessions.
 create or replace temp macro browsing_sessions_of(events) as table
     select
         time_bucket(interval 15 minutes, event_time) as utc_quarter,
         cookie_pid,
+        customer_pid,
         session_pid,
         count(*) filter (where event_type = 'page_view') as page_views,
         count(*) filter (where event_type = 'product_view') as product_views
     from query_table(events)
-    group by utc_quarter, cookie_pid, session_pid;
+    group by utc_quarter, cookie_pid, customer_pid, session_pid;

@@ -119,12 +119,12 @@ def files_holding(home, needle: bytes) -> list[str]:
 def test_the_summaries_stand_for_the_partitions_only_where_they_hold_every_row_read(
     erasure_both, tmp_path, monkeypatch
 ):
-    """Night D, with C_GONE's browsing pending its compaction: the partitions of the pending rows
-    are grouped from their events, and so is a partition a cutoff cuts; the others come from the
-    summaries written with the partitions. The views equal grouping stg_browsing either way."""
+    """Night D, with C_GONE's browsing pending its compaction: the summaries written with the
+    partitions are read less the pending rows' pairs; a partition a cutoff cuts is grouped from
+    its events. The views equal grouping stg_browsing either way."""
     end_of_d = day_end_utc(D, "Europe/Paris")
     night = summaries_against_events(erasure_both.home, end_of_d)
-    assert night["live_partitions"] == 1  # the one landing day, which holds the pending rows
+    assert night["live_partitions"] == 0
     assert night["pairs_rows"] > 0 and night["gone_pairs"] == 0
     assert night["pairs_differing"] == night["sessions_differing"] == 0
 
@@ -140,6 +140,10 @@ def test_the_summaries_stand_for_the_partitions_only_where_they_hold_every_row_r
     assert cut["live_partitions"] == 1
     assert 0 < cut["pairs_rows"] < summarised["pairs_rows"]
     assert cut["pairs_differing"] == cut["sessions_differing"] == 0
+
+    # Summaries written by other SQL than today's stand for nothing.
+    record.write_text(json.dumps(json.loads(record.read_text()) | {"recipe": "older"}))
+    assert summaries_against_events(home, end_of_d)["live_partitions"] == 1
 
 
 def summary_rows(home) -> dict[str, list]:
@@ -223,6 +227,7 @@ def test_an_erasure_is_in_effect_the_night_it_arrives_and_gone_in_bytes_after_co
     # The partitions the compaction rewrote were summarised again: no summary holds them either.
     assert staged_browsing_of(home, pid("C_GONE"), cookie_pid(GONE_COOKIE)) == 0
     assert not (home / "work/partitions/browsing/pending_removal.parquet").exists()
+    assert not (home / "work/partitions/browsing/pending_pairs.parquet").exists()
     assert erasure_entry(purge_report(home, compaction), home)["bytes_removed_on"] == D.isoformat()
     assert query(
         home / "restricted/raw.duckdb",

@@ -169,6 +169,7 @@ def test_audience_counts_each_event_in_its_local_day_across_midnights_and_clock_
         )
         con.executemany("insert into stg_browsing values (?, ?, ?, ?)", rows)
         # The sessions summary of these events, as a partition's is written (staged.py).
+        con.execute("alter table stg_browsing add column customer_pid varchar")
         run_sql(con, "pseudonymise/summary_macros")
         con.execute(
             "create table stg_browsing_sessions as from browsing_sessions_of('stg_browsing')"
