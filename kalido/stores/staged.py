@@ -5,6 +5,7 @@ read as stg_browsing_pairs and stg_browsing_sessions."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -165,6 +166,7 @@ def summarise(con: duckdb.DuckDBPyConnection, events: Path) -> None:
     write_text_whole(_summary_record(events), json.dumps(record))
 
 
+@functools.cache
 def _recipe() -> str:
     """The summaries' SQL: a summary written by other SQL stands for nothing."""
     return hashlib.sha256(sql_text("pseudonymise/summary_macros").encode()).hexdigest()
@@ -184,8 +186,8 @@ def rebuild_summaries(layout: Layout) -> int:
 
 
 def write_pending_pairs(con: duckdb.DuckDBPyConnection, directory: Path, manifest: dict) -> None:
-    """PENDING_PAIRS_FILE from the partitions of the pending rows' days, none while nothing is
-    pending."""
+    """PENDING_PAIRS_FILE, the pairs of the pending rows found in every partition, none while
+    nothing is pending."""
     pending = directory / PENDING_FILE
     target = directory / PENDING_PAIRS_FILE
     if not pending.exists():
