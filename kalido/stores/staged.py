@@ -173,15 +173,18 @@ def _recipe() -> str:
 
 
 def rebuild_summaries(layout: Layout) -> int:
-    """`kalido rebuild-state`: every staged partition's summaries written again from its events,
-    as the night that wrote the partition wrote them; returns the partitions summarised."""
+    """`kalido rebuild-state`: every staged partition's summaries, and the pairs pending an
+    erasure's compaction, written again from the partitions, as the nights wrote them; returns
+    the partitions summarised."""
     directory = layout.browsing_partitions
-    partitions = [partition_file(directory, day) for day in sorted(read_manifest(directory))]
+    manifest = read_manifest(directory)
+    partitions = [partition_file(directory, day) for day in sorted(manifest)]
     partitions = [path for path in partitions if path.exists()]
     with connect(spill_dir=layout.spill) as con:
         for events in [*partitions, directory / SCHEMA_FILE]:
             if events.exists():
                 summarise(con, events)
+        write_pending_pairs(con, directory, manifest)
     return len(partitions)
 
 
@@ -291,7 +294,12 @@ def open_staged_browsing(
         ) from exc
     days = sorted(day for day in manifest if day <= logical_date.isoformat())
     pending = directory / PENDING_FILE
+    pending_pairs = directory / PENDING_PAIRS_FILE
     summarised = [day for day in days if _summary_stands(partition_file(directory, day), cutoff)]
+    if pending.exists() and not pending_pairs.exists():
+        # Rows are pending but not their pairs (a home from before they were kept, until its next
+        # pseudonymise or rebuild-state): no summary can be read less them, so none is read.
+        summarised = []
     live = [day for day in days if day not in summarised]
     for view, chosen in (("stg_browsing", days), ("stg_browsing_live", live)):
         # The empty file last: DuckDB estimates a file list's rows from its first file, and an
@@ -309,8 +317,8 @@ def open_staged_browsing(
         f"{summary}_files": [str(summary_file(path, summary)) for path in events]
         for summary in SUMMARIES
     }
-    pending_pairs = directory / PENDING_PAIRS_FILE
-    if not pending.exists():
-        # Nothing pending: the schema file's pairs summary, the pairs' columns and no rows.
+    if not summarised or not pending.exists():
+        # No summary read, or nothing pending: the schema file's pairs summary, the pairs'
+        # columns and no rows.
         pending_pairs = summary_file(directory / SCHEMA_FILE, "pairs")
     run_sql(con, "pseudonymise/browsing_summaries", {**params, "pending_pairs": str(pending_pairs)})

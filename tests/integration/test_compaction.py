@@ -128,7 +128,16 @@ def test_the_summaries_stand_for_the_partitions_only_where_they_hold_every_row_r
     assert night["pairs_rows"] > 0 and night["gone_pairs"] == 0
     assert night["pairs_differing"] == night["sessions_differing"] == 0
 
+    # Rows pending without their pairs (a home from before they were kept): no summary is read
+    # until the pairs are written again, here by rebuild-state.
     home = copy_home(erasure_both.home, tmp_path, monkeypatch)
+    (home / "work/partitions/browsing/pending_pairs.parquet").unlink()
+    unpaired = summaries_against_events(home, end_of_d)
+    assert unpaired["live_partitions"] == 1 and unpaired["gone_pairs"] == 0
+    assert unpaired["pairs_differing"] == unpaired["sessions_differing"] == 0
+    kalido("rebuild-state")
+    assert summaries_against_events(home, end_of_d) == night
+
     (home / "work/partitions/browsing/pending_removal.parquet").unlink()
     summarised = summaries_against_events(home, end_of_d)
     assert summarised["live_partitions"] == 0 and summarised["gone_pairs"] > 0
