@@ -294,12 +294,15 @@ def open_staged_browsing(
         ) from exc
     days = sorted(day for day in manifest if day <= logical_date.isoformat())
     pending = directory / PENDING_FILE
-    pending_pairs = directory / PENDING_PAIRS_FILE
     summarised = [day for day in days if _summary_stands(partition_file(directory, day), cutoff)]
-    if pending.exists() and not pending_pairs.exists():
+    # The summaries are read less the pending rows' pairs; while nothing is pending, less the
+    # schema file's pairs summary (the pairs' columns and no rows).
+    no_pairs = summary_file(directory / SCHEMA_FILE, "pairs")
+    pending_pairs = directory / PENDING_PAIRS_FILE if pending.exists() else no_pairs
+    if not pending_pairs.exists():
         # Rows are pending but not their pairs (a home from before they were kept, until its next
         # pseudonymise or rebuild-state): no summary can be read less them, so none is read.
-        summarised = []
+        summarised, pending_pairs = [], no_pairs
     live = [day for day in days if day not in summarised]
     for view, chosen in (("stg_browsing", days), ("stg_browsing_live", live)):
         # The empty file last: DuckDB estimates a file list's rows from its first file, and an
@@ -317,8 +320,4 @@ def open_staged_browsing(
         f"{summary}_files": [str(summary_file(path, summary)) for path in events]
         for summary in SUMMARIES
     }
-    if not summarised or not pending.exists():
-        # No summary read, or nothing pending: the schema file's pairs summary, the pairs'
-        # columns and no rows.
-        pending_pairs = summary_file(directory / SCHEMA_FILE, "pairs")
     run_sql(con, "pseudonymise/browsing_summaries", {**params, "pending_pairs": str(pending_pairs)})

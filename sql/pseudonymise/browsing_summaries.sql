@@ -2,9 +2,8 @@
 -- the partitions' summaries ($pairs_files, $sessions_files) less the pairs pending an erasure's
 -- compaction ($pending_pairs: pending_pairs.sql; an empty file while none is), and computed
 -- from stg_browsing_live (the partitions a cutoff cuts, or whose summaries are missing or from
--- other SQL) for the rest. The same rows as grouping
--- stg_browsing itself, from a fraction of the rows (S, 60 days: 0.5M pairs and 1.1M sessions
--- against 5.7M events).
+-- other SQL) for the rest. The same rows as grouping stg_browsing itself, from a fraction of
+-- the rows (S, 60 days: 0.5M pairs and 1.1M sessions against 5.7M events).
 set variable stg_browsing_pairs_files = $pairs_files;
 
 set variable stg_browsing_sessions_files = $sessions_files;
